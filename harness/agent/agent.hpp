@@ -1,0 +1,27 @@
+// The agent: a request/response loop that runs inside a namespace set and executes actions and
+// probes from the registry on the runner's behalf.
+#pragma once
+
+#include <string>
+
+#include "agent/protocol.hpp"
+#include "sys/result.hpp"
+
+namespace nslab::agent {
+
+// Sends the hello: role, pid as this process sees it, and as fds a pidfd of itself followed by one
+// fd per namespace kind the kernel has (the runner's view of this realm's identity).
+sys::Status send_hello(int sock, const std::string& role);
+// Sends a failed hello: the realm could not be set up; the runner reports this error.
+void send_setup_error(int sock, const sys::Error& e);
+// Serves requests until the peer closes the socket; returns the process exit code.
+int serve(int sock);
+
+// Lab init (pid 1 of the lab): makes the mount tree private and mounts a fresh /proc, /sys and
+// scratch tmpfs over /tmp and /dev/shm, so nothing the lab does reaches the real machine.
+sys::Status setup_lab();
+
+// `nslab-agent` / `nslab agent`: parses argv, connects, says hello, serves.
+int agent_main(int argc, char** argv);
+
+}  // namespace nslab::agent

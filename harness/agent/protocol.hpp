@@ -1,0 +1,43 @@
+// The agent protocol: one JSON document per SOCK_SEQPACKET datagram, fds beside it as SCM_RIGHTS.
+//   request  {"op": "hostname", "args": {...}}                       (+ fds the op takes)
+//   reply    {"ok": true, "value": ...}  or  {"ok": false, "errno": 1, "call": "...", "error": "..."}
+//   hello    {"hello": {"role": "realm", "pid": 1, "ns": ["cgroup", ...]}} + [pidfd, ns fds...]
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/unique_fd.hpp"
+#include "sys/result.hpp"
+
+namespace nslab::agent {
+
+using json = nlohmann::json;
+inline constexpr size_t kMaxMessage = 1 << 20;  // one datagram; command output is capped below it
+
+struct Message {
+    json body;
+    std::vector<core::UniqueFd> fds;
+    bool eof = false;  // the peer closed the socket
+};
+
+sys::Status send(int sock, const json& body, std::span<const int> fds = {});
+// Blocks up to timeout_ms (<0: forever). A timeout is an error with errno ETIMEDOUT.
+sys::Result<Message> receive(int sock, int timeout_ms);
+// Parses one datagram's bytes; never throws (the decoder the fuzzer drives).
+sys::Result<json> decode(std::string_view bytes);
+
+struct Request {
+    std::string op;
+    json args = json::object();
+};
+sys::Result<Request> parse_request(const json& body);
+
+json ok_reply(json value);
+json error_reply(const sys::Error& e);
+// Turns an error reply back into an Error (errno, call, text).
+sys::Error error_from_reply(const json& body);
+
+}  // namespace nslab::agent

@@ -1,0 +1,92 @@
+#include "agent/registry.hpp"
+
+namespace nslab::agent {
+
+std::string arg_type_name(ArgType t) {
+    switch (t) {
+        case ArgType::string: return "string";
+        case ArgType::integer: return "integer";
+        case ArgType::boolean: return "boolean";
+        case ArgType::string_list: return "list of strings";
+        case ArgType::ns_list: return "list of namespace kinds";
+        case ArgType::realm: return "realm name";
+    }
+    return "?";
+}
+
+void Registry::add(OpSpec spec) {
+    std::string name = spec.name;
+    ops_.emplace(std::move(name), std::move(spec));
+}
+
+void Registry::add_visibility(std::string object_kind, VisibilityCheck check) {
+    visibility_.emplace(std::move(object_kind), std::move(check));
+}
+
+const OpSpec* Registry::find(const std::string& name) const {
+    auto it = ops_.find(name);
+    return it == ops_.end() ? nullptr : &it->second;
+}
+
+const VisibilityCheck* Registry::visibility(const std::string& object_kind) const {
+    auto it = visibility_.find(object_kind);
+    return it == visibility_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> Registry::object_kinds() const {
+    std::vector<std::string> kinds;
+    for (auto& [k, _] : visibility_) kinds.push_back(k);
+    return kinds;
+}
+
+const Registry& registry() {
+    static const Registry r = [] {
+        Registry reg;
+        register_general_ops(reg);
+        register_uts_ops(reg);
+        register_ipc_ops(reg);
+        register_realm_ops(reg);
+        return reg;
+    }();
+    return r;
+}
+
+sys::Result<std::string> arg_string(const json& args, const std::string& name) {
+    auto it = args.find(name);
+    if (it == args.end() || !it->is_string())
+        return sys::Error::message("argument '" + name + "' must be a string");
+    return it->get<std::string>();
+}
+
+std::optional<std::string> arg_string_opt(const json& args, const std::string& name) {
+    auto it = args.find(name);
+    if (it == args.end() || !it->is_string()) return std::nullopt;
+    return it->get<std::string>();
+}
+
+sys::Result<long long> arg_int(const json& args, const std::string& name) {
+    auto it = args.find(name);
+    if (it == args.end() || !it->is_number_integer())
+        return sys::Error::message("argument '" + name + "' must be an integer");
+    return it->get<long long>();
+}
+
+std::optional<long long> arg_int_opt(const json& args, const std::string& name) {
+    auto it = args.find(name);
+    if (it == args.end() || !it->is_number_integer()) return std::nullopt;
+    return it->get<long long>();
+}
+
+sys::Result<std::vector<std::string>> arg_string_list(const json& args, const std::string& name) {
+    auto it = args.find(name);
+    if (it == args.end() || !it->is_array())
+        return sys::Error::message("argument '" + name + "' must be a list of strings");
+    std::vector<std::string> out;
+    for (auto& v : *it) {
+        if (!v.is_string()) return sys::Error::message("argument '" + name + "' must be a list of strings");
+        out.push_back(v.get<std::string>());
+    }
+    return out;
+}
+
+}  // namespace nslab::agent

@@ -1,0 +1,84 @@
+// The registry of actions and probes: each is declared once, with its arguments, what it needs and
+// its documentation. The agent executes from it; the YAML loader validates against it; `nslab list
+// --actions` and docs/reference.md are generated from it.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/protocol.hpp"
+#include "core/namespace_kind.hpp"
+
+namespace nslab::agent {
+
+enum class ArgType { string, integer, boolean, string_list, ns_list, realm };
+std::string arg_type_name(ArgType t);
+
+struct ArgSpec {
+    std::string name;
+    ArgType type = ArgType::string;
+    bool required = true;
+    std::string doc;
+};
+
+enum class OpKind { action, probe };
+
+// What an op's handler gets: its args (validated by the loader, checked again here), fds the runner
+// attached, and room for fds to send back.
+struct OpCall {
+    const json& args;
+    std::vector<core::UniqueFd>& fds_in;
+    std::vector<core::UniqueFd>& fds_out;
+};
+using Handler = std::function<sys::Result<json>(OpCall&)>;
+
+struct OpSpec {
+    std::string name;
+    OpKind kind = OpKind::probe;
+    std::string ns;   // the namespace kind it exercises ("uts"), or "" for general ops
+    std::string doc;  // one sentence
+    std::string lab;  // the shell command of the lab it mirrors, e.g. "hostname NAME"
+    std::vector<ArgSpec> args;
+    bool creates_object = false;  // an action whose value is an object a step may name with `as:`
+    bool internal = false;        // used by the harness itself, not written in YAML
+    Handler handler;
+};
+
+// Checks whether an object (the value an action returned) is visible from this process.
+using VisibilityCheck = std::function<sys::Result<bool>(const json& object)>;
+
+class Registry {
+public:
+    void add(OpSpec spec);
+    void add_visibility(std::string object_kind, VisibilityCheck check);
+    const OpSpec* find(const std::string& name) const;
+    const VisibilityCheck* visibility(const std::string& object_kind) const;
+    const std::map<std::string, OpSpec>& ops() const { return ops_; }
+    std::vector<std::string> object_kinds() const;
+
+private:
+    std::map<std::string, OpSpec> ops_;
+    std::map<std::string, VisibilityCheck> visibility_;
+};
+
+// The registry with every namespace kind's ops (built once, on first use).
+const Registry& registry();
+
+// Argument helpers for handlers: they re-check types so that a hand-written request cannot crash
+// the agent.
+sys::Result<std::string> arg_string(const json& args, const std::string& name);
+std::optional<std::string> arg_string_opt(const json& args, const std::string& name);
+sys::Result<long long> arg_int(const json& args, const std::string& name);
+std::optional<long long> arg_int_opt(const json& args, const std::string& name);
+sys::Result<std::vector<std::string>> arg_string_list(const json& args, const std::string& name);
+
+// Each namespace kind's file registers its ops.
+void register_general_ops(Registry& r);
+void register_uts_ops(Registry& r);
+void register_ipc_ops(Registry& r);
+void register_realm_ops(Registry& r);
+
+}  // namespace nslab::agent

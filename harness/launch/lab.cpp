@@ -1,0 +1,98 @@
+#include "launch/lab.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "core/id_map.hpp"
+#include "core/namespace_kind.hpp"
+#include "sys/syscalls.hpp"
+
+#ifndef NSLAB_AGENT_BUILD_PATH
+#define NSLAB_AGENT_BUILD_PATH ""
+#endif
+
+namespace nslab::launch {
+
+std::string find_agent_binary() {
+    if (const char* env = std::getenv("NSLAB_AGENT"); env && *env) return env;
+    char buf[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n > 0) {
+        std::string self(buf, static_cast<size_t>(n));
+        std::string beside = self.substr(0, self.rfind('/') + 1) + "nslab-agent";
+        if (::access(beside.c_str(), X_OK) == 0) return beside;
+    }
+    return NSLAB_AGENT_BUILD_PATH;
+}
+
+sys::Result<Lab> start_lab(const LabOptions& options, agent::Deadline deadline) {
+    std::string agent_path = options.agent_path.empty() ? find_agent_binary() : options.agent_path;
+    if (agent_path.empty() || ::access(agent_path.c_str(), X_OK) != 0)
+        return sys::Error(ENOENT, "finding nslab-agent (set NSLAB_AGENT to its path)");
+    NSLAB_ASSIGN_OR_RETURN(auto socks, sys::socketpair_seqpacket());
+    core::UniqueFd ours(socks.first), theirs(socks.second);
+    NSLAB_ASSIGN_OR_RETURN(auto sync, sys::pipe2(O_CLOEXEC));
+    core::UniqueFd sync_r(sync.first), sync_w(sync.second);
+
+    // Everything the child needs is prepared before clone3: after it, in a copy of a possibly
+    // multi-threaded process, the child may only make system calls until execve.
+    std::vector<std::string> argv{"nslab-agent", "--lab", "--fd", "3"};
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    char env0[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    char env1[] = "LC_ALL=C";
+    char* cenv[] = {env0, env1, nullptr};
+    const int their_fd = theirs.get(), sync_fd = sync_r.get();
+
+    unsigned mask = core::ns_bit(core::Ns::mnt) | core::ns_bit(core::Ns::uts) | core::ns_bit(core::Ns::ipc) |
+                    core::ns_bit(core::Ns::pid) | core::ns_bit(core::Ns::net);
+    if (core::kernel_has(core::Ns::cgroup)) mask |= core::ns_bit(core::Ns::cgroup);
+    if (options.user_namespace) mask |= core::ns_bit(core::Ns::user);
+    NSLAB_ASSIGN_OR_RETURN(sys::CloneResult cr,
+                           sys::clone3(static_cast<uint64_t>(core::clone_flags_of(mask)) | CLONE_PIDFD));
+    if (cr.pid == 0) {
+        // PR_SET_PDEATHSIG fires when the creating *thread* exits: the lab must not outlive the
+        // runner thread that owns it.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        ::dup2(their_fd, 3);  // dup2 clears FD_CLOEXEC on the copy
+        if (options.user_namespace) {
+            char go;
+            if (::read(sync_fd, &go, 1) != 1) ::_exit(126);  // the runner could not map our ids
+        }
+        ::syscall(SYS_close_range, 4U, ~0U, 0);
+        ::execve(agent_path.c_str(), cargv.data(), cenv);
+        ::_exit(127);
+    }
+    Lab lab;
+    lab.init = core::Child(cr.pid, core::UniqueFd(cr.pidfd));
+    theirs.reset();
+    sync_r.reset();
+    if (options.user_namespace) {
+        // user_namespaces(7): the runner, outside, maps root of the lab to itself; without
+        // CAP_SETGID outside it must deny setgroups before gid_map.
+        auto ids = sys::getresids();
+        auto s = core::write_id_maps("/proc/" + std::to_string(cr.pid), {{0, ids.euid, 1}}, {{0, ids.egid, 1}},
+                                     /*deny_setgroups=*/true);
+        if (!s.ok()) return std::move(s).error().context("mapping root of the lab");
+        char go = 1;
+        NSLAB_TRY(sys::write(sync_w.get(), &go, 1));
+    }
+    lab.client = agent::AgentClient(std::move(ours), "the lab");
+    auto hello = lab.client.read_hello(deadline);
+    if (!hello.ok()) {
+        auto st = lab.init.wait_for(std::chrono::milliseconds(0));
+        std::string how = (st.ok() && *st) ? " (lab init " + core::describe_wait_status(**st) + ")" : "";
+        return std::move(hello).error().context("starting the lab" + how);
+    }
+    lab.hello = std::move(hello).value();
+    return lab;
+}
+
+}  // namespace nslab::launch

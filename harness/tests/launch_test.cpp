@@ -1,0 +1,97 @@
+// The lab and the built-in launcher, end to end against the kernel.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "launch/lab.hpp"
+#include "launch/launcher.hpp"
+#include "sys/syscalls.hpp"
+
+namespace nslab {
+namespace {
+
+using namespace std::chrono_literals;
+
+agent::Deadline soon() { return agent::Clock::now() + 10s; }
+
+launch::Lab must_start_lab() {
+    auto lab = launch::start_lab({.user_namespace = ::geteuid() != 0}, soon());
+    if (!lab.ok()) ADD_FAILURE() << lab.error().describe();
+    return lab.ok() ? std::move(lab).value() : launch::Lab{};
+}
+
+TEST(Lab, HasItsOwnNamespacesAndLeavesTheRunnersAlone) {
+    auto before = core::open_namespaces();
+    ASSERT_TRUE(before.ok());
+    launch::Lab lab = must_start_lab();
+    ASSERT_TRUE(lab.client.connected());
+    for (auto ns : {core::Ns::uts, core::Ns::ipc, core::Ns::mnt, core::Ns::pid, core::Ns::net}) {
+        ASSERT_TRUE(lab.hello.ns.id(ns));
+        EXPECT_NE(*lab.hello.ns.id(ns), *before->id(ns)) << core::kind_of(ns).name;
+    }
+    EXPECT_EQ(lab.hello.pid, 1) << "the lab's agent is init of the lab's PID namespace";
+    auto after = core::open_namespaces();
+    ASSERT_TRUE(after.ok());
+    for (auto& k : core::namespace_kinds())
+        EXPECT_EQ(before->id(k.ns), after->id(k.ns)) << "the runner changed its own " << k.name << " namespace";
+}
+
+TEST(Lab, HostnameChangedInsideTheLabIsNotTheMachines) {
+    auto machine = sys::gethostname();
+    ASSERT_TRUE(machine.ok());
+    launch::Lab lab = must_start_lab();
+    auto set = lab.client.call("sethostname", {{"name", "nslab-lab-test"}}, soon());
+    ASSERT_TRUE(set.ok()) << set.error().describe();
+    ASSERT_TRUE(set->ok) << set->error.describe();
+    auto seen = lab.client.call("hostname", agent::json::object(), soon());
+    ASSERT_TRUE(seen.ok());
+    EXPECT_EQ(seen->value, "nslab-lab-test");
+    EXPECT_EQ(*sys::gethostname(), *machine);
+}
+
+TEST(BuiltinLauncher, SiblingRealmsGetNewNamespacesOnlyWhereAsked) {
+    launch::Lab lab = must_start_lab();
+    auto launcher = launch::make_builtin_launcher();
+    auto a = launcher->start(lab.client, {.name = "A", .new_mask = core::ns_bit(core::Ns::uts)}, soon());
+    ASSERT_TRUE(a.ok()) << a.error().describe();
+    auto b = launcher->start(lab.client, {.name = "B", .new_mask = core::ns_bit(core::Ns::uts)}, soon());
+    ASSERT_TRUE(b.ok()) << b.error().describe();
+    EXPECT_NE(*a->hello.ns.id(core::Ns::uts), *lab.hello.ns.id(core::Ns::uts));
+    EXPECT_NE(*a->hello.ns.id(core::Ns::uts), *b->hello.ns.id(core::Ns::uts));
+    EXPECT_EQ(*a->hello.ns.id(core::Ns::ipc), *lab.hello.ns.id(core::Ns::ipc));
+    ASSERT_TRUE(a->client.call("sethostname", {{"name", "virtualisation"}}, soon())->ok);
+    ASSERT_TRUE(b->client.call("sethostname", {{"name", "programmation"}}, soon())->ok);
+    EXPECT_EQ(a->client.call("hostname", {}, soon())->value, "virtualisation");
+    auto bh = b->client.call("hostname", {}, soon());
+    ASSERT_TRUE(bh.ok()) << bh.error().describe();
+    EXPECT_TRUE(bh->ok) << bh->error.describe();
+    EXPECT_EQ(bh->value, "programmation");
+    EXPECT_NE(lab.client.call("hostname", {}, soon())->value, "virtualisation");
+}
+
+TEST(BuiltinLauncher, UserNamespaceMapsRootAndTimeOffsetShiftsUptime) {
+    launch::Lab lab = must_start_lab();
+    auto launcher = launch::make_builtin_launcher();
+    unsigned mask = core::ns_bit(core::Ns::user) | core::ns_bit(core::Ns::time);
+    auto a = launcher->start(lab.client, {.name = "A", .new_mask = mask, .boottime_offset = 86400}, soon());
+    ASSERT_TRUE(a.ok()) << a.error().describe();
+    EXPECT_EQ(a->hello.uid, 0u);
+    auto up = a->client.call("run", {{"command", "cut -d. -f1 /proc/uptime"}}, soon());
+    ASSERT_TRUE(up.ok() && up->ok);
+    auto host_up = lab.client.call("run", {{"command", "cut -d. -f1 /proc/uptime"}}, soon());
+    long shifted = std::stol(up->value["stdout"].get<std::string>());
+    long host = std::stol(host_up->value["stdout"].get<std::string>());
+    EXPECT_GE(shifted - host, 86399);
+    EXPECT_LE(shifted - host, 86401);
+}
+
+TEST(AgentClient, AnAgentThatDiesIsReportedNotAwaited) {
+    launch::Lab lab = must_start_lab();
+    ASSERT_TRUE(sys::pidfd_send_signal(lab.init.pidfd(), SIGKILL).ok());
+    auto r = lab.client.call("hostname", {}, soon());
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().describe().find("exited"), std::string::npos) << r.error().describe();
+}
+
+}  // namespace
+}  // namespace nslab

@@ -1,0 +1,74 @@
+#include "experiment/model.hpp"
+
+namespace nslab::experiment {
+
+std::string Mark::str() const {
+    return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+std::string matcher_kind_name(MatcherKind k) {
+    switch (k) {
+        case MatcherKind::equals: return "equals";
+        case MatcherKind::unchanged: return "unchanged";
+        case MatcherKind::changed: return "changed";
+        case MatcherKind::contains: return "contains";
+        case MatcherKind::not_contains: return "not_contains";
+        case MatcherKind::count: return "count";
+        case MatcherKind::matches: return "matches";
+        case MatcherKind::same_as: return "same_as";
+        case MatcherKind::differs_from: return "differs_from";
+        case MatcherKind::visible: return "visible";
+        case MatcherKind::hidden: return "hidden";
+    }
+    return "?";
+}
+
+namespace {
+std::string text_of(const json& v) {
+    if (v.is_string()) return v.get<std::string>();
+    return v.dump();
+}
+}  // namespace
+
+std::string Matcher::describe() const {
+    switch (kind) {
+        case MatcherKind::equals: return text_of(value);
+        case MatcherKind::unchanged:
+        case MatcherKind::changed:
+        case MatcherKind::visible:
+        case MatcherKind::hidden: return matcher_kind_name(kind);
+        case MatcherKind::contains: return "contains " + text_of(value);
+        case MatcherKind::not_contains: return "lacks " + text_of(value);
+        case MatcherKind::count: return "count " + text_of(value);
+        case MatcherKind::matches: return "matches /" + text_of(value) + "/";
+        case MatcherKind::same_as: return "same as " + vantage;
+        case MatcherKind::differs_from: return "differs from " + vantage;
+    }
+    return "?";
+}
+
+std::string Expectation::label() const {
+    switch (form) {
+        case Form::see: return "see " + object;
+        case Form::run: return "run `" + args.value("command", std::string()) + "`";
+        case Form::probe: break;
+    }
+    std::string s = op;
+    for (auto& [k, v] : args.items()) s += " " + k + "=" + text_of(v);
+    return s;
+}
+
+const RealmSpec* Experiment::realm(const std::string& realm_name) const {
+    for (auto& r : realms)
+        if (r.name == realm_name) return &r;
+    return nullptr;
+}
+
+std::vector<std::string> Experiment::vantages() const {
+    std::vector<std::string> v;
+    for (auto& r : realms) v.push_back(r.name);
+    v.push_back("host");
+    return v;
+}
+
+}  // namespace nslab::experiment

@@ -1,0 +1,32 @@
+// Renderers of one result model (runner/result.hpp): one file per format.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "runner/result.hpp"
+
+namespace nslab::report {
+
+struct PrettyOptions {
+    bool color = false;         // ANSI colours (only when writing to a terminal)
+    bool matrix_on_pass = true;  // draw the visibility matrix for passing experiments too
+};
+
+// One experiment: outcome, time, and its visibility matrix (expected vs observed on failure);
+// the reason for FAIL/SKIP/BROKEN; failing steps; refs and tags of a failure.
+void write_pretty_result(std::ostream& out, const runner::ExperimentResult& r, const PrettyOptions& o);
+// The closing lines: BROKEN experiments named, then exactly one line
+// "N passed, N failed, N skipped" (BROKEN counted as failed), then the wall time.
+void write_pretty_summary(std::ostream& out, const std::vector<runner::ExperimentResult>& results,
+                          const runner::RunSummary& summary, const PrettyOptions& o);
+
+// JUnit XML: <testsuites> with one <testsuite name tests failures errors skipped time> per suite;
+// FAIL -> <failure message=...>matrix</failure>, BROKEN -> <error>, SKIP -> <skipped message=...>.
+std::string junit_xml(const std::vector<runner::ExperimentResult>& results, const runner::RunSummary& summary);
+
+// JSON: {"nslab": 1, "summary": {...}, "experiments": [{... every field of the result ...}]}
+std::string json_report(const std::vector<runner::ExperimentResult>& results, const runner::RunSummary& summary);
+
+}  // namespace nslab::report

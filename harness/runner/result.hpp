@@ -1,0 +1,60 @@
+// The result model: what one run of an experiment produced. Every report renders this.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "experiment/model.hpp"
+
+namespace nslab::runner {
+
+// PASS: every expectation held. FAIL: the kernel (or a launcher) behaved otherwise than the
+// experiment says. SKIP: a precondition is missing on this machine (reason says which, decided by
+// probing). BROKEN: the harness or the set-up failed, so nothing was learned.
+enum class Outcome { pass, fail, skip, broken };
+std::string outcome_name(Outcome o);  // "PASS", "FAIL", "SKIP", "BROKEN"
+
+struct Cell {
+    std::string vantage;   // "A", "B", "host"
+    std::string expected;  // the matcher, described ("programmation", "hidden", "unchanged")
+    std::string observed;  // what was seen, rendered ("programmation", "[0x1a2b3c4d]")
+    bool ok = false;
+};
+
+struct Row {
+    std::string label;  // "hostname", "see seg", "run `ipcs -m`"
+    experiment::Mark mark;
+    std::string why;
+    std::vector<Cell> cells;  // in the experiment's vantage order, only those the row names
+    bool ok = false;
+};
+
+struct StepRecord {
+    std::string source;  // "A: sethostname name=virtualisation"
+    experiment::Mark mark;
+    bool ok = false;
+    std::string detail;  // error text, command output, or the value returned
+    double ms = 0;
+};
+
+struct ExperimentResult {
+    std::string suite, name, file, summary;
+    int line = 0;
+    std::vector<std::string> refs, tags, vantages;
+    Outcome outcome = Outcome::broken;
+    std::string reason;  // for FAIL/SKIP/BROKEN: one line that says why
+    double duration_ms = 0;
+    std::vector<StepRecord> steps;
+    std::vector<Row> rows;
+
+    std::string full_name() const { return suite + "." + name; }
+};
+
+struct RunSummary {
+    int passed = 0, failed = 0, skipped = 0, broken = 0;
+    double wall_ms = 0;
+    int total() const { return passed + failed + skipped + broken; }
+};
+RunSummary summarize(const std::vector<ExperimentResult>& results, double wall_ms);
+
+}  // namespace nslab::runner

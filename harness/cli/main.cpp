@@ -1,0 +1,182 @@
+// nslab: run, list and validate namespace experiments; start an agent.
+//   exit status: 0 all passed or skipped, 1 a failure (FAIL or BROKEN), 2 bad input or harness error.
+#include <CLI/CLI.hpp>
+#include <fnmatch.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "agent/agent.hpp"
+#include "cli/listing.hpp"
+#include "experiment/loader.hpp"
+#include "report/report.hpp"
+#include "runner/runner.hpp"
+
+namespace nslab::cli {
+namespace {
+
+constexpr int kExitFailed = 1;
+constexpr int kExitBadInput = 2;
+
+void print_load_errors(const experiment::LoadResult& loaded) {
+    for (auto& e : loaded.errors) std::cerr << e.str() << "\n";
+}
+
+std::vector<const experiment::Experiment*> select(const experiment::LoadResult& loaded, const std::string& filter) {
+    std::vector<const experiment::Experiment*> out;
+    for (auto& s : loaded.suites)
+        for (auto& e : s.experiments)
+            if (filter.empty() || ::fnmatch(filter.c_str(), e.full_name().c_str(), 0) == 0) out.push_back(&e);
+    return out;
+}
+
+struct RunArgs {
+    std::vector<std::string> paths;
+    std::string filter;
+    int jobs = 1;
+    std::string format = "pretty";
+    std::string output;
+    double timeout = 0;
+    bool quiet_pass = false;
+    bool user_lab = false;
+};
+
+int run_command(const RunArgs& a) {
+    auto loaded = experiment::load_paths(a.paths);
+    if (!loaded.ok()) {
+        print_load_errors(loaded);
+        std::cerr << "nslab: " << loaded.errors.size() << " error(s) in the experiment files; nothing was run\n";
+        return kExitBadInput;
+    }
+    auto chosen = select(loaded, a.filter);
+    if (chosen.empty()) {
+        std::cerr << "nslab: no experiment matches" << (a.filter.empty() ? "" : " --filter '" + a.filter + "'") << "\n";
+        return kExitBadInput;
+    }
+    runner::RunOptions options = runner::default_options();
+    options.jobs = a.jobs;
+    if (a.timeout > 0) options.timeout_s = a.timeout;
+    if (a.user_lab) options.lab_in_user_namespace = true;
+
+    // The matrix goes to stdout; a machine format goes to --output (or stdout when pretty is not shown).
+    bool pretty_to_stdout = a.format == "pretty" || !a.output.empty();
+    report::PrettyOptions pretty{.color = ::isatty(1) != 0, .matrix_on_pass = !a.quiet_pass};
+    auto t0 = std::chrono::steady_clock::now();
+    auto results = runner::run_all(chosen, options, [&](const runner::ExperimentResult& r) {
+        if (pretty_to_stdout) {
+            report::write_pretty_result(std::cout, r, pretty);
+            std::cout.flush();
+        }
+    });
+    double wall = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    auto summary = runner::summarize(results, wall);
+    if (pretty_to_stdout) report::write_pretty_summary(std::cout, results, summary, pretty);
+
+    if (a.format != "pretty") {
+        std::string text = a.format == "junit" ? report::junit_xml(results, summary) : report::json_report(results, summary);
+        if (a.output.empty() || a.output == "-") {
+            std::cout << text;
+        } else {
+            std::ofstream out(a.output, std::ios::binary | std::ios::trunc);
+            out << text;
+            if (!out) {
+                std::cerr << "nslab: cannot write " << a.output << "\n";
+                return kExitBadInput;
+            }
+        }
+    }
+    return summary.failed + summary.broken > 0 ? kExitFailed : 0;
+}
+
+int validate_command(const std::vector<std::string>& paths) {
+    auto loaded = experiment::load_paths(paths);
+    print_load_errors(loaded);
+    size_t n = 0;
+    for (auto& s : loaded.suites) n += s.experiments.size();
+    if (!loaded.ok()) {
+        std::cerr << "nslab: " << loaded.errors.size() << " error(s)\n";
+        return kExitBadInput;
+    }
+    std::cout << "ok: " << loaded.suites.size() << " suite(s), " << n << " experiment(s)\n";
+    return 0;
+}
+
+int list_command(const std::vector<std::string>& paths, const std::string& filter, const std::string& what) {
+    if (what == "actions" || what == "probes") {
+        print_registry(std::cout, what == "actions");
+        return 0;
+    }
+    auto loaded = experiment::load_paths(paths);
+    if (!loaded.ok()) {
+        print_load_errors(loaded);
+        return kExitBadInput;
+    }
+    for (auto* e : select(loaded, filter)) std::cout << e->full_name() << "\t" << e->summary << "\n";
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // `nslab agent ...` is the agent itself: no CLI11, so that external launchers may pass it anything.
+    if (argc >= 2 && std::string(argv[1]) == "agent") return agent::agent_main(argc - 1, argv + 1);
+
+    CLI::App app{"nslab: Linux namespace experiments, run in throwaway labs"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "nslab 0.1.0");
+
+    RunArgs run;
+    auto* run_cmd = app.add_subcommand("run", "Run experiments and print their visibility matrices");
+    run_cmd->add_option("paths", run.paths, "Suite files or directories")->default_val(std::vector<std::string>{"suites"});
+    run_cmd->add_option("--filter", run.filter, "Glob over suite.experiment names (e.g. 'td2_uts.*')");
+    run_cmd->add_option("-j,--jobs", run.jobs, "Experiments run at once")->check(CLI::Range(1, 64));
+    run_cmd->add_option("--format", run.format, "pretty, junit or json")
+        ->check(CLI::IsMember({"pretty", "junit", "json"}));
+    run_cmd->add_option("-o,--output", run.output, "Write the junit/json report here (the matrix still goes to stdout)");
+    run_cmd->add_option("--timeout", run.timeout, "Time limit per experiment, seconds (overrides the files)")
+        ->check(CLI::Range(0.1, 3600.0));
+    run_cmd->add_flag("--quiet-pass", run.quiet_pass, "Draw matrices only for experiments that did not pass");
+    run_cmd->add_flag("--user-lab", run.user_lab, "Own each lab by a user namespace even as root");
+
+    std::vector<std::string> validate_paths;
+    auto* validate_cmd = app.add_subcommand("validate", "Check experiment files without running them");
+    validate_cmd->add_option("paths", validate_paths, "Suite files or directories")->required();
+
+    std::vector<std::string> list_paths;
+    std::string list_filter;
+    bool list_actions = false, list_probes = false, list_markdown = false;
+    auto* list_cmd = app.add_subcommand("list", "List experiments, or the registry's actions and probes");
+    list_cmd->add_option("paths", list_paths, "Suite files or directories")->default_val(std::vector<std::string>{"suites"});
+    list_cmd->add_option("--filter", list_filter, "Glob over suite.experiment names");
+    list_cmd->add_flag("--actions", list_actions, "List the actions steps can do");
+    list_cmd->add_flag("--probes", list_probes, "List the probes expectations can use");
+    list_cmd->add_flag("--markdown", list_markdown, "Print the action/probe reference as Markdown (docs/reference.md)");
+
+    app.add_subcommand("agent", "Run an agent (for launchers): nslab agent [--lab] --fd N | --socket PATH");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int code = app.exit(e);
+        return code == 0 ? 0 : kExitBadInput;
+    }
+    try {
+        if (*run_cmd) return run_command(run);
+        if (*validate_cmd) return validate_command(validate_paths);
+        if (*list_cmd && list_markdown) {
+            print_registry_markdown(std::cout);
+            return 0;
+        }
+        if (*list_cmd) return list_command(list_paths, list_filter, list_actions ? "actions" : list_probes ? "probes" : "experiments");
+    } catch (const std::exception& e) {
+        std::cerr << "nslab: internal error: " << e.what() << "\n";
+        return kExitBadInput;
+    }
+    return kExitBadInput;
+}
+
+}  // namespace nslab::cli
+
+int main(int argc, char** argv) { return nslab::cli::main(argc, argv); }

@@ -1,0 +1,995 @@
+#include "experiment/loader.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "agent/registry.hpp"
+#include "core/id_map.hpp"
+#include "core/namespace_kind.hpp"
+
+namespace nslab::experiment {
+namespace {
+
+constexpr size_t kMaxFileBytes = 4 << 20;
+constexpr size_t kMaxNameLength = 64;
+
+bool is_lower_name(const std::string& s) {
+    return !s.empty() && s.size() <= kMaxNameLength &&
+           std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+}
+
+bool is_realm_name(const std::string& s) {
+    return !s.empty() && s.size() <= 32 && s[0] >= 'A' && s[0] <= 'Z' &&
+           std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; });
+}
+
+bool is_alias_name(const std::string& s) {
+    return !s.empty() && s.size() <= 32 && s[0] >= 'a' && s[0] <= 'z' && is_lower_name(s);
+}
+
+const std::map<std::string, int>& errno_names() {
+    static const std::map<std::string, int> names = [] {
+        std::map<std::string, int> m;
+        for (int e = 1; e < 256; ++e)
+            if (const char* n = strerrorname_np(e)) m.emplace(n, e);
+        return m;
+    }();
+    return names;
+}
+
+std::string join(const std::vector<std::string>& v, const std::string& sep = ", ") {
+    std::string s;
+    for (auto& x : v) s += (s.empty() ? "" : sep) + x;
+    return s;
+}
+
+std::string node_kind(const YAML::Node& n) {
+    switch (n.Type()) {
+        case YAML::NodeType::Null: return "nothing (null)";
+        case YAML::NodeType::Scalar: return n.Tag() == "!" ? "a quoted string" : "'" + n.Scalar() + "'";
+        case YAML::NodeType::Sequence: return "a list";
+        case YAML::NodeType::Map: return "a mapping";
+        default: return "nothing";
+    }
+}
+
+bool plain(const YAML::Node& n) { return n.IsScalar() && n.Tag() != "!"; }
+
+// Parses one file's tree. Errors are collected; a part with an error is left out of the model.
+class FileLoader {
+public:
+    FileLoader(std::string file, std::vector<LoadError>& errors) : file_(std::move(file)), errors_(errors) {}
+
+    std::optional<Suite> suite(const YAML::Node& root);
+
+private:
+    std::string file_;
+    std::vector<LoadError>& errors_;
+
+    Mark mark(const YAML::Node& n) const {
+        auto m = n.Mark();
+        if (m.is_null()) return Mark{file_, 1, 1};
+        return Mark{file_, m.line + 1, m.column + 1};
+    }
+    void error(const YAML::Node& n, std::string message) { errors_.push_back({mark(n), std::move(message)}); }
+
+    // ---- typed scalars ---------------------------------------------------------------------
+    std::optional<std::string> text(const YAML::Node& n, const std::string& what) {
+        if (!n.IsScalar()) {
+            error(n, what + " must be a string, not " + node_kind(n));
+            return std::nullopt;
+        }
+        return n.Scalar();
+    }
+    std::optional<long long> integer(const YAML::Node& n, const std::string& what) {
+        if (!plain(n)) {
+            error(n, what + " must be an integer, not " + node_kind(n));
+            return std::nullopt;
+        }
+        const std::string& s = n.Scalar();
+        static const std::regex int_re("[-+]?(0|[1-9][0-9]{0,17})");
+        if (!std::regex_match(s, int_re)) {
+            error(n, what + " must be an integer, not " + node_kind(n));
+            return std::nullopt;
+        }
+        return std::stoll(s);
+    }
+    std::optional<double> number(const YAML::Node& n, const std::string& what) {
+        if (!plain(n)) {
+            error(n, what + " must be a number, not " + node_kind(n));
+            return std::nullopt;
+        }
+        static const std::regex num_re("[-+]?([0-9]{1,9})(\\.[0-9]{1,9})?");
+        if (!std::regex_match(n.Scalar(), num_re)) {
+            error(n, what + " must be a number, not " + node_kind(n));
+            return std::nullopt;
+        }
+        return std::stod(n.Scalar());
+    }
+    std::optional<bool> boolean(const YAML::Node& n, const std::string& what) {
+        if (plain(n) && (n.Scalar() == "true" || n.Scalar() == "false")) return n.Scalar() == "true";
+        error(n, what + " must be true or false, not " + node_kind(n));
+        return std::nullopt;
+    }
+    std::optional<std::vector<std::string>> text_list(const YAML::Node& n, const std::string& what) {
+        if (!n.IsSequence()) {
+            error(n, what + " must be a list of strings, not " + node_kind(n));
+            return std::nullopt;
+        }
+        std::vector<std::string> out;
+        bool ok = true;
+        for (const auto& item : n) {
+            auto s = text(item, "each entry of " + what);
+            if (s) out.push_back(*s);
+            else ok = false;
+        }
+        if (!ok) return std::nullopt;
+        return out;
+    }
+    std::optional<unsigned> ns_list(const YAML::Node& n, const std::string& what) {
+        auto names = text_list(n, what);
+        if (!names) return std::nullopt;
+        unsigned mask = 0;
+        size_t i = 0;
+        for (const auto& item : n) {
+            const std::string& name = (*names)[i++];
+            auto ns = core::ns_from_name(name);
+            if (!ns) {
+                std::string hint = name == "mount" ? " (did you mean 'mnt'?)" : name == "network" ? " (did you mean 'net'?)" : "";
+                error(item, "unknown namespace kind '" + name + "'" + hint + " in " + what +
+                                " (expected one of: cgroup, ipc, mnt, net, pid, time, user, uts)");
+                return std::nullopt;
+            }
+            if (mask & core::ns_bit(*ns)) {
+                error(item, "namespace kind '" + name + "' is listed twice in " + what);
+                return std::nullopt;
+            }
+            mask |= core::ns_bit(*ns);
+        }
+        return mask;
+    }
+
+    // ---- mappings --------------------------------------------------------------------------
+    // Walks a mapping: every key must be a plain scalar, unique, and accepted by `on_key`
+    // (which returns false for an unknown key). Returns false if the node is not a mapping.
+    bool walk_map(const YAML::Node& n, const std::string& what,
+                  const std::function<bool(const std::string&, const YAML::Node& key, const YAML::Node& value)>& on_key,
+                  const std::vector<std::string>& expected_keys) {
+        if (!n.IsMap()) {
+            error(n, what + " must be a mapping, not " + node_kind(n));
+            return false;
+        }
+        std::set<std::string> seen;
+        for (auto it = n.begin(); it != n.end(); ++it) {
+            const YAML::Node& key = it->first;
+            if (!key.IsScalar()) {
+                error(key, "a key in " + what + " must be a plain word, not " + node_kind(key));
+                continue;
+            }
+            const std::string k = key.Scalar();
+            if (!seen.insert(k).second) {
+                error(key, "duplicate key '" + k + "' in " + what);
+                continue;
+            }
+            if (!on_key(k, key, it->second))
+                error(key, "unknown key '" + k + "' in " + what +
+                               (expected_keys.empty() ? "" : " (expected one of: " + join(expected_keys) + ")"));
+        }
+        return true;
+    }
+    const YAML::Node* required(const std::map<std::string, YAML::Node>& got, const std::string& key,
+                               const YAML::Node& parent, const std::string& what) {
+        auto it = got.find(key);
+        if (it == got.end()) {
+            error(parent, what + " has no '" + key + "'");
+            return nullptr;
+        }
+        return &it->second;
+    }
+    // Collects a mapping's entries after checking keys against a fixed list.
+    std::optional<std::map<std::string, YAML::Node>> fields(const YAML::Node& n, const std::string& what,
+                                                            const std::vector<std::string>& allowed) {
+        std::map<std::string, YAML::Node> got;
+        bool is_map = walk_map(
+            n, what,
+            [&](const std::string& k, const YAML::Node&, const YAML::Node& v) {
+                if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) return false;
+                got.emplace(k, v);
+                return true;
+            },
+            allowed);
+        if (!is_map) return std::nullopt;
+        return got;
+    }
+
+    // ---- parts -----------------------------------------------------------------------------
+    std::optional<Experiment> experiment(const YAML::Node& n, const std::string& suite_name, size_t index);
+    bool realms(const YAML::Node& n, Experiment& e);
+    std::optional<RealmSpec> realm(const std::string& name, const YAML::Node& key, const YAML::Node& n);
+    bool order_realms(Experiment& e, const YAML::Node& where);
+    std::optional<Step> step(const YAML::Node& n, const Experiment& e, std::set<std::string>& aliases,
+                             std::set<std::string>& object_aliases, size_t index);
+    std::optional<Expectation> expectation(const YAML::Node& n, const Experiment& e, const std::set<std::string>& aliases,
+                                           const std::set<std::string>& object_aliases, size_t index);
+    std::optional<Matcher> matcher(const YAML::Node& n, bool see_row, const std::string& what);
+    bool op_arg(const agent::ArgSpec& spec, const YAML::Node& v, const Experiment& e, json& out, const std::string& what);
+    bool check_references(const YAML::Node& where, const std::string& text, const std::set<std::string>& aliases);
+    bool is_vantage(const Experiment& e, const std::string& k) const { return k == "host" || e.realm(k); }
+};
+
+std::optional<Suite> FileLoader::suite(const YAML::Node& root) {
+    if (root.IsNull()) {
+        errors_.push_back({Mark{file_, 1, 1}, "the file is empty: expected a suite with 'nslab: 1', 'suite', 'title' and 'experiments'"});
+        return std::nullopt;
+    }
+    auto f = fields(root, "the suite", {"nslab", "suite", "title", "description", "experiments"});
+    if (!f) return std::nullopt;
+    Suite s;
+    s.file = file_;
+    bool ok = true;
+    if (auto v = f->find("nslab"); v == f->end()) {
+        error(root, "the suite has no schema version: add 'nslab: 1' as its first line");
+        ok = false;
+    } else if (auto version = integer(v->second, "'nslab' (the schema version)"); !version) {
+        ok = false;
+    } else if (*version != 1) {
+        error(v->second, "schema version " + std::to_string(*version) + " is not supported: this nslab reads 'nslab: 1'");
+        ok = false;
+    }
+    if (auto v = required(*f, "suite", root, "the suite")) {
+        if (auto name = text(*v, "'suite'")) {
+            if (!is_lower_name(*name)) {
+                error(*v, "suite name '" + *name + "' may only use a-z, 0-9 and _ (at most 64), as test filters treat other characters as syntax");
+                ok = false;
+            }
+            s.name = *name;
+        } else {
+            ok = false;
+        }
+    } else {
+        ok = false;
+    }
+    if (auto v = required(*f, "title", root, "the suite")) {
+        if (auto t = text(*v, "'title'")) s.title = *t;
+        else ok = false;
+    } else {
+        ok = false;
+    }
+    if (auto v = f->find("description"); v != f->end()) {
+        if (auto t = text(v->second, "'description'")) s.description = *t;
+        else ok = false;
+    }
+    auto ex = f->find("experiments");
+    if (ex == f->end()) {
+        error(root, "the suite has no 'experiments'");
+        return std::nullopt;
+    }
+    if (!ex->second.IsSequence() || ex->second.size() == 0) {
+        error(ex->second, "'experiments' must be a non-empty list, not " + node_kind(ex->second));
+        return std::nullopt;
+    }
+    std::map<std::string, Mark> names;
+    size_t index = 0;
+    for (const auto& en : ex->second) {
+        auto e = experiment(en, s.name, index++);
+        if (!e) {
+            ok = false;
+            continue;
+        }
+        if (auto prev = names.find(e->name); prev != names.end()) {
+            errors_.push_back({e->mark, "duplicate experiment name '" + e->name + "' (first at line " +
+                                            std::to_string(prev->second.line) + ")"});
+            ok = false;
+            continue;
+        }
+        names.emplace(e->name, e->mark);
+        s.experiments.push_back(std::move(*e));
+    }
+    if (!ok) return std::nullopt;
+    return s;
+}
+
+std::optional<Experiment> FileLoader::experiment(const YAML::Node& n, const std::string& suite_name, size_t index) {
+    std::string what = "experiment #" + std::to_string(index + 1);
+    auto f = fields(n, what, {"name", "summary", "refs", "tags", "requires", "timeout", "realms", "steps", "expect"});
+    if (!f) return std::nullopt;
+    Experiment e;
+    e.suite = suite_name;
+    e.mark = mark(n);
+    size_t errors_before = errors_.size();
+    if (auto v = required(*f, "name", n, what)) {
+        if (auto name = text(*v, "the experiment's 'name'")) {
+            if (!is_lower_name(*name))
+                error(*v, "experiment name '" + *name +
+                              "' may only use a-z, 0-9 and _ (at most 64): gtest and ctest read '-', ':', '*', '?' as filter syntax");
+            e.name = *name;
+            e.mark = mark(*v);
+            what = "experiment '" + *name + "'";
+        }
+    }
+    if (auto v = required(*f, "summary", n, what))
+        if (auto t = text(*v, "'summary' of " + what)) e.summary = *t;
+    if (auto v = f->find("refs"); v != f->end())
+        if (auto l = text_list(v->second, "'refs' of " + what)) e.refs = *l;
+    if (auto v = f->find("tags"); v != f->end())
+        if (auto l = text_list(v->second, "'tags' of " + what)) e.tags = *l;
+    if (auto v = f->find("timeout"); v != f->end()) {
+        if (auto t = number(v->second, "'timeout' of " + what)) {
+            if (*t <= 0 || *t > 600) error(v->second, "'timeout' of " + what + " must be more than 0 and at most 600 seconds");
+            else e.timeout_s = *t;
+        }
+    }
+    if (auto v = f->find("requires"); v != f->end()) {
+        walk_map(
+            v->second, "'requires' of " + what,
+            [&](const std::string& k, const YAML::Node&, const YAML::Node& val) {
+                if (k == "root") {
+                    if (auto b = boolean(val, "'requires: root'")) e.requires_.root = *b;
+                } else if (k == "userns") {
+                    if (auto b = boolean(val, "'requires: userns'")) e.requires_.userns = *b;
+                } else if (k == "kernel") {
+                    if (auto t = text(val, "'requires: kernel'")) {
+                        static const std::regex ver("[0-9]+(\\.[0-9]+){0,2}");
+                        if (!std::regex_match(*t, ver)) error(val, "'requires: kernel' must be a version such as \"5.6\", not '" + *t + "'");
+                        else e.requires_.kernel = *t;
+                    }
+                } else if (k == "tools") {
+                    if (auto l = text_list(val, "'requires: tools'")) e.requires_.tools = *l;
+                } else {
+                    return false;
+                }
+                return true;
+            },
+            {"root", "userns", "kernel", "tools"});
+    }
+    if (auto v = f->find("realms"); v != f->end()) realms(v->second, e);
+    if (errors_.size() != errors_before) return std::nullopt;  // steps refer to realms: stop here
+
+    std::set<std::string> aliases, object_aliases;
+    if (auto v = f->find("steps"); v != f->end()) {
+        if (!v->second.IsSequence()) {
+            error(v->second, "'steps' of " + what + " must be a list, not " + node_kind(v->second));
+        } else {
+            size_t i = 0;
+            for (const auto& sn : v->second)
+                if (auto s = step(sn, e, aliases, object_aliases, i++)) e.steps.push_back(std::move(*s));
+        }
+    }
+    if (auto v = f->find("expect"); v != f->end()) {
+        if (!v->second.IsSequence()) {
+            error(v->second, "'expect' of " + what + " must be a list, not " + node_kind(v->second));
+        } else {
+            size_t i = 0;
+            for (const auto& xn : v->second)
+                if (auto x = expectation(xn, e, aliases, object_aliases, i++)) e.expect.push_back(std::move(*x));
+        }
+    }
+    bool asserts_in_steps = std::any_of(e.steps.begin(), e.steps.end(), [](const Step& s) { return !s.expect_error.empty(); });
+    if (errors_.size() == errors_before && e.expect.empty() && !asserts_in_steps)
+        error(n, what + " asserts nothing: add an 'expect' list (or a step with 'expect_error')");
+    if (errors_.size() != errors_before) return std::nullopt;
+    return e;
+}
+
+bool FileLoader::realms(const YAML::Node& n, Experiment& e) {
+    bool ok = walk_map(
+        n, "'realms'",
+        [&](const std::string& name, const YAML::Node& key, const YAML::Node& v) {
+            if (!is_realm_name(name)) {
+                error(key, "realm name '" + name + "' must be an uppercase letter followed by A-Z, 0-9 or _ (e.g. A, B, CHILD)");
+                return true;
+            }
+            if (auto r = realm(name, key, v)) e.realms.push_back(std::move(*r));
+            return true;
+        },
+        {});
+    return ok && order_realms(e, n);
+}
+
+std::optional<RealmSpec> FileLoader::realm(const std::string& name, const YAML::Node& key, const YAML::Node& n) {
+    std::string what = "realm " + name;
+    auto f = fields(n, what, {"new", "parent", "join", "uid_map", "gid_map", "propagation", "mount_proc", "time_offsets", "launcher"});
+    if (!f) return std::nullopt;
+    RealmSpec r;
+    r.name = name;
+    r.mark = mark(key);
+    size_t before = errors_.size();
+    if (auto v = f->find("new"); v != f->end())
+        if (auto m = ns_list(v->second, "'new' of " + what)) r.new_mask = *m;
+    for (auto& k : core::namespace_kinds())
+        if ((r.new_mask & core::ns_bit(k.ns)) && !core::kernel_has(k.ns)) {
+            // Not an error: the runner skips with the reason. Recorded by the requirement probe.
+        }
+    if (auto v = f->find("parent"); v != f->end())
+        if (auto p = text(v->second, "'parent' of " + what)) r.parent = *p;
+    if (auto v = f->find("join"); v != f->end()) {
+        walk_map(
+            v->second, "'join' of " + what,
+            [&](const std::string& kind, const YAML::Node& kkey, const YAML::Node& target) {
+                auto ns = core::ns_from_name(kind);
+                if (!ns) {
+                    error(kkey, "unknown namespace kind '" + kind + "' in 'join' of " + what);
+                    return true;
+                }
+                if (*ns == core::Ns::pid) {
+                    error(kkey, "joining a PID namespace needs a second fork and is not supported by the builtin launcher; "
+                                "create the realm with 'parent:' instead");
+                    return true;
+                }
+                if (r.new_mask & core::ns_bit(*ns)) {
+                    error(kkey, what + " cannot both create ('new') and join a " + kind + " namespace");
+                    return true;
+                }
+                if (auto t = text(target, "the realm to join")) r.join.emplace_back(kind, *t);
+                return true;
+            },
+            {});
+    }
+    auto need = [&](core::Ns ns, const std::string& option) {
+        auto v = f->find(option);
+        if (v != f->end() && !(r.new_mask & core::ns_bit(ns)))
+            error(v->second, "'" + option + "' of " + what + " needs a new " + std::string(core::kind_of(ns).name) +
+                                 " namespace (add " + std::string(core::kind_of(ns).name) + " to 'new')");
+        return v;
+    };
+    if (auto v = need(core::Ns::user, "uid_map"); v != f->end())
+        if (auto t = text(v->second, "'uid_map' of " + what)) r.uid_map = *t;
+    if (auto v = need(core::Ns::user, "gid_map"); v != f->end())
+        if (auto t = text(v->second, "'gid_map' of " + what)) r.gid_map = *t;
+    for (auto* m : {&r.uid_map, &r.gid_map}) {
+        if (m->empty() || *m == "none") continue;
+        auto parsed = core::parse_id_map(*m);
+        if (!parsed.ok()) error(f->find(m == &r.uid_map ? "uid_map" : "gid_map")->second, parsed.error().describe());
+    }
+    if (auto v = need(core::Ns::mnt, "propagation"); v != f->end()) {
+        if (auto t = text(v->second, "'propagation' of " + what)) {
+            if (*t != "private" && *t != "slave" && *t != "shared" && *t != "unchanged")
+                error(v->second, "'propagation' of " + what + " must be private, slave, shared or unchanged, not '" + *t + "'");
+            r.propagation = *t;
+        }
+    }
+    if (auto v = need(core::Ns::mnt, "mount_proc"); v != f->end())
+        if (auto b = boolean(v->second, "'mount_proc' of " + what)) r.mount_proc = *b;
+    if (auto v = need(core::Ns::time, "time_offsets"); v != f->end()) {
+        walk_map(
+            v->second, "'time_offsets' of " + what,
+            [&](const std::string& clock, const YAML::Node&, const YAML::Node& val) {
+                if (clock != "monotonic" && clock != "boottime") return false;
+                if (auto s = integer(val, "the " + clock + " offset")) (clock == "monotonic" ? r.monotonic_offset : r.boottime_offset) = *s;
+                return true;
+            },
+            {"monotonic", "boottime"});
+    }
+    if (auto v = f->find("launcher"); v != f->end())
+        if (auto t = text(v->second, "'launcher' of " + what)) {
+            if (*t != "builtin") error(v->second, "unknown launcher '" + *t + "' for " + what + " (expected: builtin)");
+            r.launcher = *t;
+        }
+    if (errors_.size() != before) return std::nullopt;
+    return r;
+}
+
+// Parents first; every parent and join target must be a realm of this experiment (or host).
+bool FileLoader::order_realms(Experiment& e, const YAML::Node& where) {
+    bool ok = true;
+    for (auto& r : e.realms) {
+        if (!r.parent.empty() && r.parent != "host" && !e.realm(r.parent)) {
+            errors_.push_back({r.mark, "realm " + r.name + " names parent '" + r.parent + "', which is not a realm of this experiment"});
+            ok = false;
+        }
+        if (r.parent == "host") r.parent.clear();
+        for (auto& [kind, target] : r.join)
+            if (target != "host" && (!e.realm(target) || target == r.name)) {
+                errors_.push_back({r.mark, "realm " + r.name + " joins the " + kind + " namespace of '" + target +
+                                               "', which is not another realm of this experiment or host"});
+                ok = false;
+            }
+    }
+    if (!ok) return false;
+    std::vector<RealmSpec> ordered;
+    std::set<std::string> placed;
+    while (ordered.size() < e.realms.size()) {
+        bool progress = false;
+        for (auto& r : e.realms) {
+            if (placed.count(r.name)) continue;
+            bool ready = r.parent.empty() || placed.count(r.parent);
+            for (auto& [kind, target] : r.join) ready = ready && (target == "host" || placed.count(target));
+            if (!ready) continue;
+            placed.insert(r.name);
+            ordered.push_back(r);
+            progress = true;
+        }
+        if (!progress) {
+            error(where, "realms form a cycle through 'parent' or 'join' (" + join([&] {
+                      std::vector<std::string> left;
+                      for (auto& r : e.realms)
+                          if (!placed.count(r.name)) left.push_back(r.name);
+                      return left;
+                  }()) + ")");
+            return false;
+        }
+    }
+    e.realms = std::move(ordered);
+    return true;
+}
+
+bool FileLoader::check_references(const YAML::Node& where, const std::string& s, const std::set<std::string>& aliases) {
+    bool ok = true;
+    for (auto& ref : references_in(s))
+        if (!aliases.count(ref.alias)) {
+            error(where, "'${" + ref.alias + "." + ref.field + "}' names '" + ref.alias +
+                             "', which no earlier step defines with 'as:'");
+            ok = false;
+        }
+    if (s.find("${") != std::string::npos && references_in(s).empty()) {
+        error(where, "'${' must start a reference of the form ${name.field}");
+        ok = false;
+    }
+    return ok;
+}
+
+bool FileLoader::op_arg(const agent::ArgSpec& spec, const YAML::Node& v, const Experiment& e, json& out,
+                        const std::string& what) {
+    std::string w = "'" + spec.name + "' of " + what;
+    switch (spec.type) {
+        case agent::ArgType::string:
+            if (auto t = text(v, w)) return out[spec.name] = *t, true;
+            return false;
+        case agent::ArgType::integer:
+            // An integer argument may also be a reference such as ${seg.id}, resolved when the step runs.
+            if (v.IsScalar() && v.Scalar().rfind("${", 0) == 0) return out[spec.name] = v.Scalar(), true;
+            if (auto i = integer(v, w)) return out[spec.name] = *i, true;
+            return false;
+        case agent::ArgType::boolean:
+            if (auto b = boolean(v, w)) return out[spec.name] = *b, true;
+            return false;
+        case agent::ArgType::string_list:
+            if (auto l = text_list(v, w)) return out[spec.name] = *l, true;
+            return false;
+        case agent::ArgType::ns_list:
+            if (auto m = ns_list(v, w)) {
+                json kinds = json::array();
+                for (auto& k : core::namespace_kinds())
+                    if (*m & core::ns_bit(k.ns)) kinds.push_back(k.name);
+                out[spec.name] = kinds;
+                return true;
+            }
+            return false;
+        case agent::ArgType::realm:
+            if (auto t = text(v, w)) {
+                if (!is_vantage(e, *t)) {
+                    error(v, w + " names '" + *t + "', which is not a realm of this experiment or host");
+                    return false;
+                }
+                out[spec.name] = *t;
+                return true;
+            }
+            return false;
+    }
+    return false;
+}
+
+std::optional<Step> FileLoader::step(const YAML::Node& n, const Experiment& e, std::set<std::string>& aliases,
+                                     std::set<std::string>& object_aliases, size_t index) {
+    std::string what = "step #" + std::to_string(index + 1);
+    if (!n.IsMap()) {
+        error(n, what + " must be a mapping such as { in: A, do: sethostname, name: x }, not " + node_kind(n));
+        return std::nullopt;
+    }
+    size_t before = errors_.size();
+    Step s;
+    s.mark = mark(n);
+    // First pass: the step's own keys, to know the op whose arguments the other keys are.
+    std::map<std::string, YAML::Node> own;
+    std::vector<std::pair<YAML::Node, YAML::Node>> rest;
+    std::set<std::string> seen;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+        if (!it->first.IsScalar()) {
+            error(it->first, "a key in " + what + " must be a plain word, not " + node_kind(it->first));
+            continue;
+        }
+        std::string k = it->first.Scalar();
+        if (!seen.insert(k).second) {
+            error(it->first, "duplicate key '" + k + "' in " + what);
+            continue;
+        }
+        if (k == "in" || k == "do" || k == "run" || k == "as" || k == "expect_error" || k == "exit") own.emplace(k, it->second);
+        else rest.emplace_back(it->first, it->second);
+    }
+    auto in = own.find("in");
+    if (in == own.end()) {
+        error(n, what + " has no 'in' (the realm it runs in, or host)");
+    } else if (auto t = text(in->second, "'in' of " + what)) {
+        if (!is_vantage(e, *t)) error(in->second, "'in' of " + what + " names '" + *t + "', which is not a realm of this experiment or host");
+        s.in = *t;
+    }
+    bool has_do = own.count("do"), has_run = own.count("run");
+    if (has_do == has_run) {
+        error(n, what + " needs exactly one of 'do' (an action) or 'run' (a shell command)");
+        return std::nullopt;
+    }
+    if (has_run) {
+        s.op = "run";
+        if (auto t = text(own["run"], "'run' of " + what)) {
+            s.args["command"] = *t;
+            check_references(own["run"], *t, aliases);
+            s.source = s.in + ": run `" + *t + "`";
+        }
+        for (auto& [k, v] : rest) error(k, "unknown key '" + k.Scalar() + "' in " + what + " (a 'run' step takes: in, run, exit, as)");
+        if (auto x = own.find("exit"); x != own.end()) {
+            if (plain(x->second) && x->second.Scalar() == "any") s.expect_exit.reset();
+            else if (auto i = integer(x->second, "'exit' of " + what)) {
+                if (*i < 0 || *i > 255) error(x->second, "'exit' of " + what + " must be 0..255 or any");
+                s.expect_exit = static_cast<int>(*i);
+            }
+        }
+        if (own.count("expect_error")) error(own["expect_error"], "'expect_error' applies to 'do' steps; a 'run' step checks 'exit'");
+    } else {
+        auto op_name = text(own["do"], "'do' of " + what);
+        if (!op_name) return std::nullopt;
+        const agent::OpSpec* spec = agent::registry().find(*op_name);
+        if (!spec || spec->internal || spec->kind != agent::OpKind::action) {
+            std::vector<std::string> actions;
+            for (auto& [name, op] : agent::registry().ops())
+                if (op.kind == agent::OpKind::action && !op.internal && name != "run") actions.push_back(name);
+            error(own["do"], "unknown action '" + *op_name + "' (" + (spec && spec->kind == agent::OpKind::probe ? "it is a probe, used in expect; " : "") +
+                                 "actions: " + join(actions) + ")");
+            return std::nullopt;
+        }
+        if (*op_name == "run") {
+            error(own["do"], "write a command step as { in: " + s.in + ", run: \"...\" }");
+            return std::nullopt;
+        }
+        s.op = *op_name;
+        s.source = s.in + ": " + s.op;
+        std::set<std::string> given;
+        for (auto& [k, v] : rest) {
+            std::string key = k.Scalar();
+            auto arg = std::find_if(spec->args.begin(), spec->args.end(), [&](const agent::ArgSpec& a) { return a.name == key; });
+            if (arg == spec->args.end()) {
+                std::vector<std::string> names;
+                for (auto& a : spec->args) names.push_back(a.name);
+                error(k, "unknown argument '" + key + "' for action " + s.op +
+                             (names.empty() ? " (it takes none)" : " (it takes: " + join(names) + ")"));
+                continue;
+            }
+            if (op_arg(*arg, v, e, s.args, "action " + s.op)) {
+                given.insert(key);
+                if (v.IsScalar()) {
+                    check_references(v, v.Scalar(), aliases);
+                    s.source += " " + key + "=" + v.Scalar();
+                } else {
+                    s.source += " " + key + "=" + s.args[key].dump();
+                }
+            }
+        }
+        for (auto& a : spec->args)
+            if (a.required && !given.count(a.name) && errors_.size() == before)
+                error(n, "action " + s.op + " needs '" + a.name + "' (" + a.doc + ")");
+        if (auto x = own.find("expect_error"); x != own.end()) {
+            if (auto t = text(x->second, "'expect_error' of " + what)) {
+                if (!errno_names().count(*t)) error(x->second, "'" + *t + "' is not an errno name (such as EPERM, EINVAL, ENOENT)");
+                s.expect_error = *t;
+                s.source += " (expect " + *t + ")";
+            }
+        }
+        if (own.count("exit")) error(own["exit"], "'exit' applies to 'run' steps");
+    }
+    if (auto a = own.find("as"); a != own.end()) {
+        if (auto t = text(a->second, "'as' of " + what)) {
+            if (!is_alias_name(*t)) error(a->second, "'as' name '" + *t + "' must start with a-z and use a-z, 0-9, _");
+            else if (aliases.count(*t)) error(a->second, "'as' name '" + *t + "' is already used by an earlier step");
+            else if (!s.expect_error.empty()) error(a->second, "a step that expects an error returns no value to name with 'as'");
+            else {
+                aliases.insert(*t);
+                const agent::OpSpec* spec = agent::registry().find(s.op);
+                if (spec && spec->creates_object) object_aliases.insert(*t);
+            }
+            s.as = *t;
+        }
+    }
+    if (errors_.size() != before) return std::nullopt;
+    return s;
+}
+
+std::optional<Matcher> FileLoader::matcher(const YAML::Node& n, bool see_row, const std::string& what) {
+    Matcher m;
+    m.mark = mark(n);
+    if (see_row) {
+        if (plain(n) && (n.Scalar() == "visible" || n.Scalar() == "hidden")) {
+            m.kind = n.Scalar() == "visible" ? MatcherKind::visible : MatcherKind::hidden;
+            return m;
+        }
+        error(n, what + " must be visible or hidden in a 'see' row, not " + node_kind(n));
+        return std::nullopt;
+    }
+    if (n.IsScalar()) {
+        const std::string& s = n.Scalar();
+        if (plain(n) && (s == "unchanged" || s == "changed")) {
+            m.kind = s == "unchanged" ? MatcherKind::unchanged : MatcherKind::changed;
+            return m;
+        }
+        if (plain(n) && (s == "visible" || s == "hidden")) {
+            error(n, what + ": '" + s + "' applies to 'see' rows; to match the text, write {equals: " + s + "}");
+            return std::nullopt;
+        }
+        m.kind = MatcherKind::equals;
+        m.value = s;
+        return m;
+    }
+    if (n.IsSequence()) {
+        auto l = text_list(n, what);
+        if (!l) return std::nullopt;
+        m.kind = MatcherKind::equals;
+        m.value = *l;
+        return m;
+    }
+    if (n.IsMap()) {
+        if (n.size() != 1) {
+            error(n, what + " must have exactly one matcher key (equals, contains, not_contains, count, matches, same_as, differs_from)");
+            return std::nullopt;
+        }
+        auto it = n.begin();
+        if (!it->first.IsScalar()) {
+            error(it->first, what + ": a matcher key must be a plain word");
+            return std::nullopt;
+        }
+        std::string k = it->first.Scalar();
+        const YAML::Node& v = it->second;
+        static const std::map<std::string, MatcherKind> kinds = {
+            {"equals", MatcherKind::equals},   {"contains", MatcherKind::contains}, {"not_contains", MatcherKind::not_contains},
+            {"count", MatcherKind::count},     {"matches", MatcherKind::matches},   {"same_as", MatcherKind::same_as},
+            {"differs_from", MatcherKind::differs_from}};
+        auto kind = kinds.find(k);
+        if (kind == kinds.end()) {
+            error(it->first, "unknown matcher '" + k + "' in " + what +
+                                 " (expected one of: equals, contains, not_contains, count, matches, same_as, differs_from)");
+            return std::nullopt;
+        }
+        m.kind = kind->second;
+        if (m.kind == MatcherKind::count) {
+            auto c = integer(v, "'count' in " + what);
+            if (!c) return std::nullopt;
+            if (*c < 0) {
+                error(v, "'count' in " + what + " cannot be negative");
+                return std::nullopt;
+            }
+            m.value = *c;
+        } else if (m.kind == MatcherKind::same_as || m.kind == MatcherKind::differs_from) {
+            auto t = text(v, "'" + k + "' in " + what);
+            if (!t) return std::nullopt;
+            m.vantage = *t;
+        } else if (m.kind == MatcherKind::equals && v.IsSequence()) {
+            auto l = text_list(v, "'equals' in " + what);
+            if (!l) return std::nullopt;
+            m.value = *l;
+        } else {
+            auto t = text(v, "'" + k + "' in " + what);
+            if (!t) return std::nullopt;
+            if (m.kind == MatcherKind::matches) {
+                try {
+                    std::regex re(*t);
+                } catch (const std::regex_error& ex) {
+                    error(v, "'" + *t + "' in " + what + " is not a valid regular expression: " + ex.what());
+                    return std::nullopt;
+                }
+            }
+            m.value = *t;
+        }
+        return m;
+    }
+    error(n, what + " must be a value, a list, or a matcher such as {contains: x}, not " + node_kind(n));
+    return std::nullopt;
+}
+
+std::optional<Expectation> FileLoader::expectation(const YAML::Node& n, const Experiment& e, const std::set<std::string>& aliases,
+                                                   const std::set<std::string>& object_aliases, size_t index) {
+    std::string what = "expectation #" + std::to_string(index + 1);
+    if (!n.IsMap()) {
+        error(n, what + " must be a mapping such as { probe: hostname, A: x, host: unchanged }, not " + node_kind(n));
+        return std::nullopt;
+    }
+    size_t before = errors_.size();
+    Expectation x;
+    x.mark = mark(n);
+    int forms = (n["probe"] ? 1 : 0) + (n["see"] ? 1 : 0) + (n["run"] ? 1 : 0);
+    if (forms != 1) {
+        error(n, what + " needs exactly one of 'probe', 'see' or 'run'");
+        return std::nullopt;
+    }
+    const agent::OpSpec* spec = nullptr;
+    if (n["probe"]) {
+        x.form = Expectation::Form::probe;
+        auto name = text(n["probe"], "'probe' of " + what);
+        if (!name) return std::nullopt;
+        spec = agent::registry().find(*name);
+        if (!spec || spec->internal || spec->kind != agent::OpKind::probe) {
+            std::vector<std::string> probes;
+            for (auto& [pname, op] : agent::registry().ops())
+                if (op.kind == agent::OpKind::probe && !op.internal) probes.push_back(pname);
+            error(n["probe"], "unknown probe '" + *name + "' (" + (spec && spec->kind == agent::OpKind::action ? "it is an action, used in steps; " : "") +
+                                  "probes: " + join(probes) + ")");
+            return std::nullopt;
+        }
+        x.op = *name;
+    } else if (n["see"]) {
+        x.form = Expectation::Form::see;
+        x.op = "visible";
+        auto alias = text(n["see"], "'see' of " + what);
+        if (!alias) return std::nullopt;
+        if (!object_aliases.count(*alias)) {
+            error(n["see"], "'see: " + *alias + "' names no object: an earlier step must create one with 'as: " + *alias +
+                                "' (objects come from actions such as shm_create)");
+            return std::nullopt;
+        }
+        x.object = *alias;
+    } else {
+        x.form = Expectation::Form::run;
+        x.op = "run";
+        auto cmd = text(n["run"], "'run' of " + what);
+        if (!cmd) return std::nullopt;
+        check_references(n["run"], *cmd, aliases);
+        x.args["command"] = *cmd;
+    }
+    std::set<std::string> seen;
+    std::set<std::string> given_args;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+        if (!it->first.IsScalar()) {
+            error(it->first, "a key in " + what + " must be a plain word, not " + node_kind(it->first));
+            continue;
+        }
+        std::string k = it->first.Scalar();
+        if (!seen.insert(k).second) {
+            error(it->first, "duplicate key '" + k + "' in " + what);
+            continue;
+        }
+        if (k == "probe" || k == "see" || k == "run") continue;
+        if (k == "why") {
+            if (auto t = text(it->second, "'why' of " + what)) x.why = *t;
+            continue;
+        }
+        if (is_vantage(e, k)) {
+            if (auto m = matcher(it->second, x.form == Expectation::Form::see, "the " + k + " cell of " + what)) {
+                if (m->value.is_string()) check_references(it->second, m->value.get<std::string>(), aliases);
+                x.cells.emplace_back(k, std::move(*m));
+            }
+            continue;
+        }
+        if (spec) {
+            auto arg = std::find_if(spec->args.begin(), spec->args.end(), [&](const agent::ArgSpec& a) { return a.name == k; });
+            if (arg != spec->args.end()) {
+                if (op_arg(*arg, it->second, e, x.args, "probe " + x.op)) given_args.insert(k);
+                continue;
+            }
+        }
+        std::vector<std::string> vantages = e.vantages();
+        error(it->first, "unknown key '" + k + "' in " + what + " (not " +
+                             (spec && !spec->args.empty() ? "an argument of probe " + x.op + ", " : "") +
+                             "a realm of this experiment (" + join(vantages) + "), nor why)" +
+                             (is_realm_name(k) ? "" : (k.size() == 1 ? "; realm names are uppercase" : "")));
+    }
+    if (spec)
+        for (auto& a : spec->args)
+            if (a.required && !given_args.count(a.name) && errors_.size() == before)
+                error(n, "probe " + x.op + " needs '" + a.name + "' (" + a.doc + ")");
+    if (x.cells.empty() && errors_.size() == before) error(n, what + " checks no realm: add cells such as A: ..., host: ...");
+    for (auto& [vantage, m] : x.cells)
+        if ((m.kind == MatcherKind::same_as || m.kind == MatcherKind::differs_from) &&
+            std::none_of(x.cells.begin(), x.cells.end(), [&](auto& c) { return c.first == m.vantage && c.first != vantage; }))
+            errors_.push_back({m.mark, "the " + vantage + " cell of " + what + " compares with '" + m.vantage +
+                                           "', which is not another cell of this row"});
+    if (errors_.size() != before) return std::nullopt;
+    // Cells in the experiment's column order, whatever order they were written in.
+    auto order = e.vantages();
+    std::stable_sort(x.cells.begin(), x.cells.end(), [&](auto& a, auto& b) {
+        return std::find(order.begin(), order.end(), a.first) < std::find(order.begin(), order.end(), b.first);
+    });
+    return x;
+}
+
+}  // namespace
+
+std::string LoadError::str() const { return mark.str() + ": error: " + message; }
+
+std::vector<Reference> references_in(const std::string& text) {
+    static const std::regex ref_re("\\$\\{([a-z][a-z0-9_]*)\\.([a-z_]+)\\}");
+    std::vector<Reference> out;
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), ref_re); it != std::sregex_iterator(); ++it)
+        out.push_back({(*it)[1].str(), (*it)[2].str()});
+    return out;
+}
+
+LoadResult load_text(const std::string& text, const std::string& file) {
+    LoadResult result;
+    if (text.size() > kMaxFileBytes) {
+        result.errors.push_back({Mark{file, 1, 1}, "the file is larger than 4 MiB; a suite is never that big"});
+        return result;
+    }
+    if (text.find('\0') != std::string::npos) {
+        auto line = std::count(text.begin(), text.begin() + static_cast<long>(text.find('\0')), '\n') + 1;
+        result.errors.push_back({Mark{file, static_cast<int>(line), 1}, "the file contains a NUL byte: it is not a YAML text file"});
+        return result;
+    }
+    std::vector<YAML::Node> docs;
+    try {
+        docs = YAML::LoadAll(text);
+    } catch (const YAML::Exception& e) {
+        result.errors.push_back({Mark{file, e.mark.is_null() ? 1 : e.mark.line + 1, e.mark.is_null() ? 1 : e.mark.column + 1},
+                                 "YAML syntax: " + e.msg});
+        return result;
+    }
+    if (docs.size() > 1) {
+        auto m = docs[1].Mark();
+        result.errors.push_back({Mark{file, m.is_null() ? 1 : m.line + 1, m.is_null() ? 1 : m.column + 1},
+                                 "the file holds " + std::to_string(docs.size()) + " YAML documents; a suite is exactly one"});
+        return result;
+    }
+    FileLoader loader(file, result.errors);
+    try {
+        auto suite = loader.suite(docs.empty() ? YAML::Node() : docs[0]);
+        if (suite && result.errors.empty()) result.suites.push_back(std::move(*suite));
+    } catch (const YAML::Exception& e) {
+        result.errors.push_back({Mark{file, e.mark.is_null() ? 1 : e.mark.line + 1, e.mark.is_null() ? 1 : e.mark.column + 1},
+                                 "YAML: " + e.msg});
+    }
+    return result;
+}
+
+std::vector<std::string> expand_paths(const std::vector<std::string>& paths, std::vector<LoadError>& errors) {
+    namespace fs = std::filesystem;
+    std::vector<std::string> files;
+    for (auto& p : paths) {
+        std::error_code ec;
+        if (fs::is_directory(p, ec)) {
+            std::vector<std::string> found;
+            for (auto& entry : fs::directory_iterator(p, ec)) {
+                auto ext = entry.path().extension().string();
+                if (entry.is_regular_file() && (ext == ".yaml" || ext == ".yml")) found.push_back(entry.path().string());
+            }
+            std::sort(found.begin(), found.end());
+            if (found.empty()) errors.push_back({Mark{p, 0, 0}, "no *.yaml files in this directory"});
+            files.insert(files.end(), found.begin(), found.end());
+        } else if (fs::exists(p, ec)) {
+            files.push_back(p);
+        } else {
+            errors.push_back({Mark{p, 0, 0}, "no such file or directory"});
+        }
+    }
+    return files;
+}
+
+LoadResult load_paths(const std::vector<std::string>& paths) {
+    LoadResult all;
+    std::map<std::string, std::string> suite_files;
+    for (auto& file : expand_paths(paths, all.errors)) {
+        std::ifstream in(file, std::ios::binary);
+        if (!in) {
+            all.errors.push_back({Mark{file, 0, 0}, std::string("cannot read the file: ") + std::strerror(errno)});
+            continue;
+        }
+        std::ostringstream text;
+        text << in.rdbuf();
+        LoadResult one = load_text(text.str(), file);
+        all.errors.insert(all.errors.end(), one.errors.begin(), one.errors.end());
+        for (auto& s : one.suites) {
+            if (auto prev = suite_files.find(s.name); prev != suite_files.end()) {
+                all.errors.push_back({Mark{file, 1, 1}, "suite name '" + s.name + "' is also the name of " + prev->second});
+                continue;
+            }
+            suite_files.emplace(s.name, file);
+            all.suites.push_back(std::move(s));
+        }
+    }
+    return all;
+}
+
+}  // namespace nslab::experiment

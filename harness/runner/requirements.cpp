@@ -1,0 +1,82 @@
+#include "runner/requirements.hpp"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <sstream>
+
+#include "core/child.hpp"
+#include "core/namespace_kind.hpp"
+#include "sys/syscalls.hpp"
+
+namespace nslab::runner {
+
+bool kernel_at_least(const std::string& release, const std::string& minimum) {
+    auto parts = [](const std::string& s) {
+        std::vector<long> v;
+        std::istringstream in(s);
+        std::string piece;
+        while (std::getline(in, piece, '.')) {
+            size_t used = 0;
+            try {
+                v.push_back(std::stol(piece, &used));
+            } catch (...) {
+                break;
+            }
+            if (used != piece.size()) break;  // "18-fc-v657": the numeric prefix ends the version
+        }
+        while (v.size() < 3) v.push_back(0);
+        return v;
+    };
+    return parts(release) >= parts(minimum);
+}
+
+std::optional<std::string> find_on_path(const std::string& tool) {
+    if (tool.find('/') != std::string::npos) return ::access(tool.c_str(), X_OK) == 0 ? std::optional(tool) : std::nullopt;
+    // The lab's PATH (the agent runs commands with this one).
+    for (const char* dir : {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
+        std::string p = std::string(dir) + "/" + tool;
+        if (::access(p.c_str(), X_OK) == 0) return p;
+    }
+    return std::nullopt;
+}
+
+bool can_create_user_namespace() {
+    static std::once_flag once;
+    static bool result = false;
+    std::call_once(once, [] {
+        // Probe by doing it: a child in a new user namespace that exits at once.
+        auto c = sys::clone3(CLONE_NEWUSER | CLONE_PIDFD);
+        if (!c.ok()) return;
+        if (c->pid == 0) ::_exit(0);
+        core::Child child(c->pid, core::UniqueFd(c->pidfd));
+        auto st = child.wait_for(std::chrono::seconds(5));
+        result = st.ok() && *st && **st == 0;
+    });
+    return result;
+}
+
+std::optional<std::string> unmet_requirement(const experiment::Experiment& e, bool lab_in_user_namespace) {
+    const auto& req = e.requires_;
+    if (req.root && ::geteuid() != 0)
+        return "needs root on the machine (running as uid " + std::to_string(::geteuid()) + ")";
+    if (!req.kernel.empty()) {
+        std::string release = sys::uname().release;
+        if (!kernel_at_least(release, req.kernel)) return "needs kernel " + req.kernel + " or later (this is " + release + ")";
+    }
+    unsigned used = 0;
+    for (auto& r : e.realms) used |= r.new_mask;
+    for (auto& k : core::namespace_kinds())
+        if ((used & core::ns_bit(k.ns)) && !core::kernel_has(k.ns))
+            return "this kernel has no " + std::string(k.name) + " namespaces (/proc/self/ns/" + std::string(k.name) +
+                   " is missing; see " + std::string(k.manpage) + ")";
+    if ((req.userns || lab_in_user_namespace || (used & core::ns_bit(core::Ns::user))) && !can_create_user_namespace())
+        return "cannot create user namespaces here (check /proc/sys/user/max_user_namespaces and "
+               "kernel.unprivileged_userns_clone or an AppArmor/SELinux policy)";
+    for (auto& tool : req.tools)
+        if (!find_on_path(tool)) return "needs the program '" + tool + "' on PATH";
+    return std::nullopt;
+}
+
+}  // namespace nslab::runner

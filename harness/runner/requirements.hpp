@@ -1,0 +1,20 @@
+// Decides SKIP by probing the machine, never by reading error text.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "experiment/model.hpp"
+
+namespace nslab::runner {
+
+// The reason this machine cannot run the experiment, or nullopt if it can.
+std::optional<std::string> unmet_requirement(const experiment::Experiment& e, bool lab_in_user_namespace);
+
+// Probes (cached): can this process create a user namespace? (clone3 of a child that exits at once)
+bool can_create_user_namespace();
+// "5.15.0-91-generic" >= "5.6"?
+bool kernel_at_least(const std::string& release, const std::string& minimum);
+std::optional<std::string> find_on_path(const std::string& tool);
+
+}  // namespace nslab::runner

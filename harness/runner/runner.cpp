@@ -1,0 +1,327 @@
+#include "runner/runner.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "launch/lab.hpp"
+#include "launch/launcher.hpp"
+#include "runner/requirements.hpp"
+#include "runner/topology.hpp"
+#include "runner/values.hpp"
+#include "sys/syscalls.hpp"
+
+namespace nslab::runner {
+namespace {
+
+using experiment::Expectation;
+using experiment::Experiment;
+using experiment::MatcherKind;
+using experiment::Step;
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+// Turns an errno into a hint where the machine, not the experiment, is at fault (as bubblewrap does).
+std::string hint_for(const sys::Error& e) {
+    switch (e.err()) {
+        case ENOSPC: return " (a namespace limit is reached: check /proc/sys/user/max_*_namespaces)";
+        case EUSERS: return " (too many nested user namespaces: the limit is 32)";
+        case ENOMEM: return " (out of memory, or forking into a PID namespace whose init has exited)";
+        default: return "";
+    }
+}
+
+// One experiment's live state. Destruction tears everything down: agents' sockets close, the lab's
+// init is SIGKILLed through its pidfd (pid_namespaces(7): that kills every process in the lab), and
+// mounts, IPC objects and links go with the lab's namespaces once the last fd to them closes.
+class Session {
+public:
+    Session(const Experiment& e, ExperimentResult& r, Clock::time_point deadline, double limit_s)
+        : e_(e), r_(r), deadline_(deadline), limit_s_(limit_s), launcher_(launch::make_builtin_launcher()) {}
+
+    void run(bool lab_in_user_namespace);
+
+private:
+    struct Realm {
+        launch::StartedRealm started;
+    };
+
+    const Experiment& e_;
+    ExperimentResult& r_;
+    Clock::time_point deadline_;
+    double limit_s_;
+    std::unique_ptr<launch::Launcher> launcher_;
+    launch::Lab lab_;
+    std::map<std::string, Realm> realms_;
+    Objects objects_;
+
+    void finish(Outcome o, std::string reason) {
+        r_.outcome = o;
+        r_.reason = std::move(reason);
+    }
+    agent::AgentClient& client(const std::string& vantage) {
+        return vantage == "host" ? lab_.client : realms_.at(vantage).started.client;
+    }
+    const agent::Hello& hello(const std::string& vantage) {
+        return vantage == "host" ? lab_.hello : realms_.at(vantage).started.hello;
+    }
+    bool timed_out() const { return Clock::now() >= deadline_; }
+    std::string time_limit_text() const {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "time limit of %g s reached", limit_s_);
+        return buf;
+    }
+
+    bool start_realms();
+    bool run_steps();
+    void check_expectations(const std::map<std::pair<size_t, std::string>, json>& baselines);
+    sys::Result<agent::Reply> probe(const Expectation& x, const std::string& vantage);
+    bool record_baselines(std::map<std::pair<size_t, std::string>, json>& baselines);
+};
+
+void Session::run(bool lab_in_user_namespace) {
+    auto lab = launch::start_lab({.user_namespace = lab_in_user_namespace}, deadline_);
+    if (!lab.ok()) return finish(Outcome::broken, lab.error().describe() + hint_for(lab.error()));
+    lab_ = std::move(lab).value();
+    if (!start_realms()) return;
+    std::map<std::pair<size_t, std::string>, json> baselines;
+    if (!record_baselines(baselines)) return;
+    if (!run_steps()) return;
+    check_expectations(baselines);
+}
+
+bool Session::start_realms() {
+    for (auto& spec : e_.realms) {
+        launch::RealmPlan plan;
+        plan.name = spec.name;
+        plan.new_mask = spec.new_mask;
+        plan.uid_map = spec.uid_map;
+        plan.gid_map = spec.gid_map;
+        plan.propagation = spec.propagation;
+        plan.mount_proc = spec.mount_proc;
+        plan.monotonic_offset = spec.monotonic_offset;
+        plan.boottime_offset = spec.boottime_offset;
+        for (auto& [kind, target] : spec.join) {
+            core::Ns ns = *core::ns_from_name(kind);
+            plan.join.emplace_back(ns, hello(target).ns.fd(ns).get());
+        }
+        agent::AgentClient& spawner = client(spec.parent.empty() ? "host" : spec.parent);
+        auto started = launcher_->start(spawner, plan, deadline_);
+        if (!started.ok()) {
+            finish(Outcome::broken, started.error().describe() + hint_for(started.error()));
+            return false;
+        }
+        realms_.emplace(spec.name, Realm{std::move(started).value()});
+    }
+    std::vector<RealmIdentity> ids;
+    for (auto& spec : e_.realms) ids.push_back({&spec, &realms_.at(spec.name).started.hello.ns});
+    if (auto problem = check_topology(e_, lab_.hello.ns, ids)) {
+        // With the built-in launcher a wrong topology is the harness's own fault.
+        finish(Outcome::broken, "topology: " + *problem);
+        return false;
+    }
+    return true;
+}
+
+sys::Result<agent::Reply> Session::probe(const Expectation& x, const std::string& vantage) {
+    json args = x.args;
+    if (x.form == Expectation::Form::see) args = json{{"object", objects_.at(x.object)}};
+    auto sub = substitute_all(args, objects_);
+    if (!sub.ok()) return std::move(sub).error();
+    auto reply = client(vantage).call(x.op, *sub, deadline_);
+    if (reply.ok() && reply->ok && x.form == Expectation::Form::run) {
+        // A `run:` row observes the command's trimmed stdout.
+        std::string out = reply->value.value("stdout", std::string());
+        while (!out.empty() && (out.back() == '\n' || out.back() == ' ' || out.back() == '\r')) out.pop_back();
+        while (!out.empty() && (out.front() == '\n' || out.front() == ' ')) out.erase(out.begin());
+        reply->value = out;
+    }
+    return reply;
+}
+
+bool Session::record_baselines(std::map<std::pair<size_t, std::string>, json>& baselines) {
+    for (size_t i = 0; i < e_.expect.size(); ++i) {
+        const Expectation& x = e_.expect[i];
+        for (auto& [vantage, m] : x.cells) {
+            if (m.kind != MatcherKind::unchanged && m.kind != MatcherKind::changed) continue;
+            auto reply = probe(x, vantage);
+            if (!reply.ok()) {
+                finish(Outcome::broken, "probing " + x.label() + " from " + vantage + " before the steps: " + reply.error().describe());
+                return false;
+            }
+            baselines[{i, vantage}] = reply->ok ? reply->value : json("error: " + reply->error.describe());
+        }
+    }
+    return true;
+}
+
+bool Session::run_steps() {
+    for (const Step& s : e_.steps) {
+        StepRecord rec{.source = s.source, .mark = s.mark};
+        auto t0 = Clock::now();
+        auto args = substitute_all(s.args, objects_);
+        if (!args.ok()) {
+            rec.detail = args.error().describe();
+            r_.steps.push_back(rec);
+            finish(Outcome::broken, "step at line " + std::to_string(s.mark.line) + ": " + rec.detail);
+            return false;
+        }
+        std::vector<int> fds;
+        if (s.op == "setns") {
+            const auto& target = hello((*args)["target"].get<std::string>());
+            for (auto& k : (*args)["kinds"]) fds.push_back(target.ns.fd(*core::ns_from_name(k.get<std::string>())).get());
+        }
+        auto reply = client(s.in).call(s.op, *args, deadline_, fds);
+        rec.ms = ms_since(t0);
+        if (!reply.ok()) {
+            rec.detail = reply.error().describe();
+            r_.steps.push_back(rec);
+            finish(Outcome::broken, timed_out() ? time_limit_text() + " during: " + s.source
+                                                : "step `" + s.source + "`: " + rec.detail);
+            return false;
+        }
+        std::string failure;
+        if (!s.expect_error.empty()) {
+            if (reply->ok) failure = "succeeded, but " + s.expect_error + " was expected";
+            else if (sys::errno_name(reply->error.err()) != s.expect_error)
+                failure = "failed with " + (reply->error.err() ? sys::errno_name(reply->error.err()) : "no errno") +
+                          ", but " + s.expect_error + " was expected: " + reply->error.describe();
+            else rec.detail = "failed as expected: " + reply->error.describe();
+        } else if (!reply->ok) {
+            failure = reply->error.describe() + hint_for(reply->error);
+        } else if (s.op == "run") {
+            int code = reply->value.value("exit", -1);
+            int sig = reply->value.value("signal", 0);
+            std::string out = reply->value.value("stdout", std::string()), err = reply->value.value("stderr", std::string());
+            rec.detail = "exit " + std::to_string(code) + (out.empty() ? "" : "; stdout: " + out) + (err.empty() ? "" : "; stderr: " + err);
+            if (sig) failure = "killed by signal " + std::to_string(sig);
+            else if (s.expect_exit && code != *s.expect_exit)
+                failure = "exited with " + std::to_string(code) + ", expected " + std::to_string(*s.expect_exit) +
+                          (err.empty() ? "" : "; stderr: " + err) + (out.empty() ? "" : "; stdout: " + out);
+        } else {
+            rec.detail = render(reply->value);
+        }
+        rec.ok = failure.empty();
+        if (!rec.ok) rec.detail = failure;
+        r_.steps.push_back(rec);
+        if (!rec.ok) {
+            finish(Outcome::fail, "step `" + s.source + "` " + (s.expect_error.empty() && s.op != "run" ? "failed: " : "") + failure);
+            return false;
+        }
+        if (!s.as.empty()) objects_[s.as] = reply->value;
+    }
+    return true;
+}
+
+void Session::check_expectations(const std::map<std::pair<size_t, std::string>, json>& baselines) {
+    bool all_ok = true;
+    std::string first_failure;
+    for (size_t i = 0; i < e_.expect.size(); ++i) {
+        const Expectation& x = e_.expect[i];
+        Row row{.label = x.label(), .mark = x.mark, .why = x.why};
+        std::map<std::string, json> observed;
+        for (auto& [vantage, m] : x.cells) {
+            auto reply = probe(x, vantage);
+            if (!reply.ok()) {
+                return finish(Outcome::broken, (timed_out() ? time_limit_text() : reply.error().describe()) + " (probing " +
+                                                   x.label() + " from " + vantage + ")");
+            }
+            observed[vantage] = reply->ok ? reply->value : json("error: " + reply->error.describe());
+        }
+        row.ok = true;
+        for (auto& [vantage, m] : x.cells) {
+            Cell cell{.vantage = vantage, .observed = render(observed[vantage])};
+            auto base = baselines.find({i, vantage});
+            Observations obs{&observed[vantage], base == baselines.end() ? nullptr : &base->second, &observed};
+            cell.ok = judge(m, obs, objects_, cell.expected);
+            if (!cell.ok && first_failure.empty())
+                first_failure = x.label() + " from " + vantage + ": expected " + cell.expected + ", saw " + cell.observed;
+            row.ok = row.ok && cell.ok;
+            row.cells.push_back(std::move(cell));
+        }
+        all_ok = all_ok && row.ok;
+        r_.rows.push_back(std::move(row));
+    }
+    if (all_ok) finish(Outcome::pass, "");
+    else finish(Outcome::fail, first_failure);
+}
+
+}  // namespace
+
+RunOptions default_options() {
+    RunOptions o;
+    o.lab_in_user_namespace = ::geteuid() != 0;
+    return o;
+}
+
+ExperimentResult run_experiment(const Experiment& e, const RunOptions& options) {
+    ExperimentResult r;
+    r.suite = e.suite;
+    r.name = e.name;
+    r.file = e.mark.file;
+    r.line = e.mark.line;
+    r.summary = e.summary;
+    r.refs = e.refs;
+    r.tags = e.tags;
+    r.vantages = e.vantages();
+    auto t0 = Clock::now();
+    if (auto reason = unmet_requirement(e, options.lab_in_user_namespace)) {
+        r.outcome = Outcome::skip;
+        r.reason = *reason;
+        r.duration_ms = ms_since(t0);
+        return r;
+    }
+    double limit = options.timeout_s.value_or(e.timeout_s.value_or(options.default_timeout_s));
+    auto deadline = t0 + std::chrono::microseconds(static_cast<long long>(limit * 1e6));
+    try {
+        Session session(e, r, deadline, limit);
+        session.run(options.lab_in_user_namespace);
+    } catch (const std::exception& ex) {
+        r.outcome = Outcome::broken;
+        r.reason = std::string("harness error: ") + ex.what();
+    }
+    r.duration_ms = ms_since(t0);
+    return r;
+}
+
+std::vector<ExperimentResult> run_all(const std::vector<const Experiment*>& experiments, const RunOptions& options,
+                                      const std::function<void(const ExperimentResult&)>& on_result) {
+    std::vector<ExperimentResult> results(experiments.size());
+    std::vector<bool> done(experiments.size(), false);
+    std::mutex mu;
+    std::condition_variable cv;
+    std::atomic<size_t> next{0};
+    size_t reported = 0;
+    auto worker = [&] {
+        for (;;) {
+            size_t i = next.fetch_add(1);
+            if (i >= experiments.size()) return;
+            ExperimentResult r = run_experiment(*experiments[i], options);
+            std::lock_guard lock(mu);
+            results[i] = std::move(r);
+            done[i] = true;
+            // Report in catalogue order: flush every finished result at the head of the queue.
+            while (reported < experiments.size() && done[reported]) {
+                if (on_result) on_result(results[reported]);
+                ++reported;
+            }
+            cv.notify_all();
+        }
+    };
+    int jobs = std::max(1, std::min<int>(options.jobs, static_cast<int>(experiments.size())));
+    std::vector<std::thread> threads;
+    for (int j = 1; j < jobs; ++j) threads.emplace_back(worker);
+    worker();
+    for (auto& t : threads) t.join();
+    return results;
+}
+
+}  // namespace nslab::runner

@@ -1,0 +1,32 @@
+// The runner: one experiment in one fresh lab — realms, topology check, steps, expectations — and
+// many experiments on N threads. The runner process never changes its own namespaces.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "experiment/model.hpp"
+#include "runner/result.hpp"
+
+namespace nslab::runner {
+
+struct RunOptions {
+    std::optional<double> timeout_s;  // overrides every experiment's own limit
+    double default_timeout_s = 10;
+    // Own each lab by a new user namespace: required when not root, possible as root.
+    bool lab_in_user_namespace = false;
+    int jobs = 1;
+};
+
+RunOptions default_options();  // lab_in_user_namespace when not root
+
+ExperimentResult run_experiment(const experiment::Experiment& e, const RunOptions& options);
+
+// Runs experiments on options.jobs threads; on_result is called once per experiment, in the
+// order given, as soon as it and all before it are done (so output streams in catalogue order).
+std::vector<ExperimentResult> run_all(const std::vector<const experiment::Experiment*>& experiments,
+                                      const RunOptions& options,
+                                      const std::function<void(const ExperimentResult&)>& on_result);
+
+}  // namespace nslab::runner

@@ -1,0 +1,24 @@
+// The topology check: before any step, every realm must have exactly the namespaces its experiment
+// asked for — new where `new` says so, the target's where it joins, its parent's everywhere else.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/namespace_kind.hpp"
+#include "experiment/model.hpp"
+
+namespace nslab::runner {
+
+struct RealmIdentity {
+    const experiment::RealmSpec* spec;
+    const core::NamespaceSet* ns;
+};
+
+// nullopt when right; otherwise what is wrong, e.g. "realm A should have a new uts namespace but
+// shares the host's (uts:[4026531838])".
+std::optional<std::string> check_topology(const experiment::Experiment& e, const core::NamespaceSet& host,
+                                          const std::vector<RealmIdentity>& realms);
+
+}  // namespace nslab::runner

@@ -1,0 +1,149 @@
+#include "runner/values.hpp"
+
+#include <regex>
+#include <sstream>
+
+#include "experiment/loader.hpp"
+
+namespace nslab::runner {
+
+std::string render(const json& v) {
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_array()) {
+        std::string s = "[";
+        for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + render(v[i]);
+        return s + "]";
+    }
+    if (v.is_null()) return "(nothing)";
+    return v.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+sys::Result<std::string> substitute(const std::string& text, const Objects& objects) {
+    if (text.find("${") == std::string::npos) return text;
+    std::string out;
+    size_t pos = 0;
+    for (auto& ref : experiment::references_in(text)) {
+        std::string token = "${" + ref.alias + "." + ref.field + "}";
+        size_t at = text.find(token, pos);
+        auto obj = objects.find(ref.alias);
+        if (obj == objects.end()) return sys::Error::message("'" + token + "': no step named '" + ref.alias + "' has run");
+        if (!obj->second.is_object() || !obj->second.contains(ref.field)) {
+            std::string fields;
+            if (obj->second.is_object())
+                for (auto& [k, _] : obj->second.items()) fields += (fields.empty() ? "" : ", ") + k;
+            return sys::Error::message("'" + token + "': the result of '" + ref.alias + "' has no field '" + ref.field +
+                                       "' (it has: " + (fields.empty() ? "none" : fields) + ")");
+        }
+        out += text.substr(pos, at - pos);
+        const json& field = obj->second[ref.field];
+        std::string value = render(field);
+        if (ref.field == "stdout" && !value.empty() && value.back() == '\n') value.pop_back();
+        out += value;
+        pos = at + token.size();
+    }
+    out += text.substr(pos);
+    return out;
+}
+
+sys::Result<json> substitute_all(const json& v, const Objects& objects) {
+    if (v.is_string()) {
+        const std::string& s = v.get_ref<const std::string&>();
+        auto refs = experiment::references_in(s);
+        if (refs.size() == 1 && s == "${" + refs[0].alias + "." + refs[0].field + "}") {
+            auto obj = objects.find(refs[0].alias);
+            if (obj != objects.end() && obj->second.is_object() && obj->second.contains(refs[0].field) &&
+                obj->second[refs[0].field].is_number())
+                return obj->second[refs[0].field];
+        }
+        NSLAB_ASSIGN_OR_RETURN(std::string t, substitute(s, objects));
+        return json(t);
+    }
+    if (v.is_array() || v.is_object()) {
+        json out = v;
+        for (auto& [k, item] : v.items()) {
+            NSLAB_ASSIGN_OR_RETURN(json sub, substitute_all(item, objects));
+            if (v.is_array()) out[std::stoul(k)] = sub;
+            else out[k] = sub;
+        }
+        return out;
+    }
+    return v;
+}
+
+namespace {
+
+size_t count_of(const json& v) {
+    if (v.is_array()) return v.size();
+    std::istringstream in(render(v));
+    std::string line;
+    size_t n = 0;
+    while (std::getline(in, line))
+        if (line.find_first_not_of(" \t\r") != std::string::npos) ++n;
+    return n;
+}
+
+bool contains(const json& observed, const std::string& needle) {
+    if (observed.is_array()) {
+        for (auto& e : observed)
+            if (render(e) == needle) return true;
+        return false;
+    }
+    return render(observed).find(needle) != std::string::npos;
+}
+
+bool equal_values(const json& observed, const json& expected) {
+    if (expected.is_array()) {
+        if (!observed.is_array() || observed.size() != expected.size()) return false;
+        for (size_t i = 0; i < expected.size(); ++i)
+            if (render(observed[i]) != render(expected[i])) return false;
+        return true;
+    }
+    return render(observed) == render(expected);
+}
+
+}  // namespace
+
+bool judge(const experiment::Matcher& m, const Observations& obs, const Objects& objects, std::string& expected_text) {
+    using experiment::MatcherKind;
+    expected_text = m.describe();
+    json value = m.value;
+    if (!value.is_null()) {
+        auto sub = substitute_all(value, objects);
+        if (!sub.ok()) {
+            expected_text += " (" + sub.error().describe() + ")";
+            return false;
+        }
+        value = *sub;
+        experiment::Matcher shown = m;
+        shown.value = value;
+        expected_text = shown.describe();
+    }
+    const json& seen = *obs.observed;
+    switch (m.kind) {
+        case MatcherKind::equals: return equal_values(seen, value);
+        case MatcherKind::unchanged:
+        case MatcherKind::changed: {
+            if (!obs.baseline) return false;
+            expected_text += " (was " + render(*obs.baseline) + ")";
+            bool same = seen == *obs.baseline;
+            return m.kind == MatcherKind::unchanged ? same : !same;
+        }
+        case MatcherKind::contains: return contains(seen, render(value));
+        case MatcherKind::not_contains: return !contains(seen, render(value));
+        case MatcherKind::count: return count_of(seen) == value.get<size_t>();
+        case MatcherKind::matches: return std::regex_search(render(seen), std::regex(render(value)));
+        case MatcherKind::same_as:
+        case MatcherKind::differs_from: {
+            auto other = obs.row->find(m.vantage);
+            if (other == obs.row->end()) return false;
+            expected_text += " (" + render(other->second) + ")";
+            bool same = seen == other->second;
+            return m.kind == MatcherKind::same_as ? same : !same;
+        }
+        case MatcherKind::visible: return render(seen) == "visible";
+        case MatcherKind::hidden: return render(seen) == "hidden";
+    }
+    return false;
+}
+
+}  // namespace nslab::runner

@@ -1,0 +1,31 @@
+// Observed values: rendering, ${alias.field} substitution, and judging a matcher.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "experiment/model.hpp"
+#include "sys/result.hpp"
+
+namespace nslab::runner {
+
+using json = nlohmann::json;
+using Objects = std::map<std::string, json>;  // `as:` name -> the value its step returned
+
+// How a value reads in a matrix cell: strings bare, lists as [a, b], the rest as JSON.
+std::string render(const json& v);
+// Replaces ${alias.field} in a string with the field's text.
+sys::Result<std::string> substitute(const std::string& text, const Objects& objects);
+// Substitutes in every string of a JSON value; a string that is exactly "${x.id}" and whose
+// field is a number becomes that number (so integer arguments can be references).
+sys::Result<json> substitute_all(const json& v, const Objects& objects);
+
+struct Observations {
+    const json* observed = nullptr;
+    const json* baseline = nullptr;  // the same probe before the steps (for unchanged/changed)
+    const std::map<std::string, json>* row = nullptr;  // vantage -> observed, for same_as
+};
+// Whether the observed value satisfies the matcher. Substitution errors make it fail with text.
+bool judge(const experiment::Matcher& m, const Observations& obs, const Objects& objects, std::string& expected_text);
+
+}  // namespace nslab::runner

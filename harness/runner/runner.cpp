@@ -73,7 +73,7 @@ private:
     const agent::Hello& hello(const std::string& vantage) {
         return vantage == "host" ? lab_.hello : realms_.at(vantage).started.hello;
     }
-    bool timed_out() const { return Clock::now() >= deadline_; }
+    static bool timed_out(const sys::Error& e) { return e.err() == ETIMEDOUT; }
     std::string time_limit_text() const {
         char buf[64];
         std::snprintf(buf, sizeof buf, "time limit of %g s reached", limit_s_);
@@ -184,7 +184,7 @@ bool Session::run_steps() {
         if (!reply.ok()) {
             rec.detail = reply.error().describe();
             r_.steps.push_back(rec);
-            finish(Outcome::broken, timed_out() ? time_limit_text() + " during: " + s.source
+            finish(Outcome::broken, timed_out(reply.error()) ? time_limit_text() + " during: " + s.source
                                                 : "step `" + s.source + "`: " + rec.detail);
             return false;
         }
@@ -231,7 +231,7 @@ void Session::check_expectations(const std::map<std::pair<size_t, std::string>, 
         for (auto& [vantage, m] : x.cells) {
             auto reply = probe(x, vantage);
             if (!reply.ok()) {
-                return finish(Outcome::broken, (timed_out() ? time_limit_text() : reply.error().describe()) + " (probing " +
+                return finish(Outcome::broken, (timed_out(reply.error()) ? time_limit_text() : reply.error().describe()) + " (probing " +
                                                    x.label() + " from " + vantage + ")");
             }
             observed[vantage] = reply->ok ? reply->value : json("error: " + reply->error.describe());

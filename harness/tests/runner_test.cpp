@@ -1,0 +1,188 @@
+// The runner against the kernel: wrong expectations FAIL with a readable matrix, faults end as
+// BROKEN within bounded time and the run goes on, and nothing the runner starts outlives it.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <sstream>
+
+#include "experiment/loader.hpp"
+#include "report/report.hpp"
+#include "runner/runner.hpp"
+#include "runner/topology.hpp"
+#include "runner/values.hpp"
+
+namespace nslab {
+namespace {
+
+using namespace std::chrono_literals;
+using runner::Outcome;
+
+std::string source(const std::string& rel) { return std::string(NSLAB_SOURCE_DIR) + "/" + rel; }
+
+experiment::LoadResult must_load(const std::string& rel) {
+    auto loaded = experiment::load_paths({source(rel)});
+    for (auto& e : loaded.errors) ADD_FAILURE() << e.str();
+    return loaded;
+}
+
+std::vector<const experiment::Experiment*> all_of(const experiment::LoadResult& loaded) {
+    std::vector<const experiment::Experiment*> v;
+    for (auto& s : loaded.suites)
+        for (auto& e : s.experiments) v.push_back(&e);
+    return v;
+}
+
+std::string pretty(const runner::ExperimentResult& r) {
+    std::ostringstream out;
+    report::write_pretty_result(out, r, {.color = false});
+    return out.str();
+}
+
+// Every experiment of the deliberately wrong fixtures must FAIL (not pass, not break), with a
+// failing cell whose expectation and observation both appear in the matrix.
+TEST(WrongExpectations, EachFailsWithAClearMatrix) {
+    for (auto file : {"fixtures/wrong_expectations/td2_uts_wrong.yaml", "fixtures/wrong_expectations/td2_ipc_wrong.yaml"}) {
+        auto loaded = must_load(file);
+        auto experiments = all_of(loaded);
+        ASSERT_FALSE(experiments.empty()) << file;
+        for (auto* e : experiments) {
+            auto r = runner::run_experiment(*e, runner::default_options());
+            std::string text = pretty(r);
+            EXPECT_EQ(r.outcome, Outcome::fail) << e->full_name() << "\n" << text;
+            bool found_bad_cell = false;
+            for (auto& row : r.rows)
+                for (auto& cell : row.cells)
+                    if (!cell.ok) {
+                        found_bad_cell = true;
+                        EXPECT_NE(text.find("expected " + cell.expected + ", saw " + cell.observed), std::string::npos)
+                            << "the matrix should show the failing cell:\n" << text;
+                    }
+            EXPECT_TRUE(found_bad_cell) << e->full_name() << " failed without a failing cell:\n" << text;
+            EXPECT_FALSE(r.reason.empty());
+        }
+    }
+}
+
+TEST(Faults, HangingStepIsBrokenAtTheTimeLimitAndTheRunGoesOn) {
+    auto loaded = must_load("fixtures/faults/hang.yaml");
+    auto t0 = std::chrono::steady_clock::now();
+    auto results = runner::run_all(all_of(loaded), runner::default_options(), nullptr);
+    auto elapsed = std::chrono::steady_clock::now() - t0;
+    ASSERT_EQ(results.size(), 2u);
+    EXPECT_EQ(results[0].outcome, Outcome::broken) << pretty(results[0]);
+    EXPECT_NE(results[0].reason.find("time limit of 1 s"), std::string::npos) << results[0].reason;
+    EXPECT_EQ(results[1].outcome, Outcome::pass) << pretty(results[1]);
+    EXPECT_LT(elapsed, 5s) << "the hung experiment was not cut off at its 1 s limit";
+}
+
+TEST(Faults, TimeoutOptionOverridesTheFile) {
+    auto loaded = must_load("fixtures/faults/hang.yaml");
+    auto options = runner::default_options();
+    options.timeout_s = 0.3;
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = runner::run_experiment(*all_of(loaded)[0], options);
+    EXPECT_EQ(r.outcome, Outcome::broken);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+}
+
+TEST(Faults, AgentKilledMidStepIsBrokenNotHung) {
+    auto loaded = must_load("fixtures/faults/agent_killed.yaml");
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = runner::run_experiment(*all_of(loaded)[0], runner::default_options());
+    EXPECT_EQ(r.outcome, Outcome::broken) << pretty(r);
+    EXPECT_NE(r.reason.find("exited"), std::string::npos) << r.reason;
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+}
+
+TEST(Topology, JoinedNamespacePassesTheCheck) {
+    auto loaded = must_load("fixtures/faults/topology_wrong.yaml");
+    auto r = runner::run_experiment(*all_of(loaded)[0], runner::default_options());
+    EXPECT_EQ(r.outcome, Outcome::pass) << pretty(r);
+}
+
+// The check itself, on hand-made identities: it must name the realm, the kind and the reason.
+TEST(Topology, ReportsARealmThatSharesWhatShouldBeNew) {
+    auto loaded = experiment::load_text(R"(nslab: 1
+suite: t
+title: t
+experiments:
+  - name: e
+    summary: s
+    realms: { A: { new: [uts] }, B: { new: [uts] } }
+    expect: [ { probe: hostname, A: x } ]
+)", "t.yaml");
+    ASSERT_TRUE(loaded.ok());
+    const auto& e = loaded.suites[0].experiments[0];
+    core::NamespaceSet host, a, b;
+    for (size_t i = 0; i < core::kNsCount; ++i) {
+        host.ids[i] = core::NsId{1, 100 + i};
+        a.ids[i] = host.ids[i];
+        b.ids[i] = host.ids[i];
+    }
+    auto uts = static_cast<size_t>(core::Ns::uts);
+    a.ids[uts] = core::NsId{1, 500};
+    b.ids[uts] = core::NsId{1, 501};
+    std::vector<runner::RealmIdentity> ids{{&e.realms[0], &a}, {&e.realms[1], &b}};
+    EXPECT_EQ(runner::check_topology(e, host, ids), std::nullopt);
+
+    b.ids[uts] = host.ids[uts];  // B "forgot" CLONE_NEWUTS
+    auto problem = runner::check_topology(e, host, ids);
+    ASSERT_TRUE(problem);
+    EXPECT_NE(problem->find("realm B should have a new uts namespace"), std::string::npos) << *problem;
+
+    b.ids[uts] = a.ids[uts];  // A and B in one namespace
+    problem = runner::check_topology(e, host, ids);
+    ASSERT_TRUE(problem);
+    EXPECT_NE(problem->find("share uts:[500]"), std::string::npos) << *problem;
+
+    b.ids[uts] = core::NsId{1, 501};
+    b.ids[static_cast<size_t>(core::Ns::ipc)] = core::NsId{1, 777};  // an ipc namespace nobody asked for
+    problem = runner::check_topology(e, host, ids);
+    ASSERT_TRUE(problem);
+    EXPECT_NE(problem->find("realm B should share the ipc namespace of the host but has its own"), std::string::npos)
+        << *problem;
+}
+
+TEST(Values, SubstituteReplacesFieldsAndNamesWhatIsMissing) {
+    runner::Objects objects{{"seg", {{"kind", "shm"}, {"key", "0x0000abcd"}, {"id", 3}}}};
+    EXPECT_EQ(*runner::substitute("ipcs -m -i ${seg.id} # ${seg.key}", objects), "ipcs -m -i 3 # 0x0000abcd");
+    EXPECT_EQ(*runner::substitute_all(runner::json("${seg.id}"), objects), runner::json(3));
+    auto missing = runner::substitute("${seg.size}", objects);
+    ASSERT_FALSE(missing.ok());
+    EXPECT_NE(missing.error().describe().find("has no field 'size' (it has: id, key, kind)"), std::string::npos)
+        << missing.error().describe();
+}
+
+TEST(Values, MatchersJudgeObservations) {
+    using experiment::Matcher;
+    using experiment::MatcherKind;
+    runner::Objects none;
+    std::string shown;
+    runner::json list = {"0x1", "0x2"};
+    auto judge = [&](Matcher m, const runner::json& seen, const runner::json* base = nullptr,
+                     const std::map<std::string, runner::json>* row = nullptr) {
+        return runner::judge(m, {&seen, base, row}, none, shown);
+    };
+    EXPECT_TRUE(judge({.kind = MatcherKind::count, .value = 2}, list));
+    EXPECT_FALSE(judge({.kind = MatcherKind::count, .value = 3}, list));
+    EXPECT_TRUE(judge({.kind = MatcherKind::contains, .value = "0x2"}, list));
+    EXPECT_FALSE(judge({.kind = MatcherKind::contains, .value = "0x"}, list)) << "list membership, not substring";
+    EXPECT_TRUE(judge({.kind = MatcherKind::contains, .value = "irtu"}, runner::json("virtualisation")));
+    EXPECT_TRUE(judge({.kind = MatcherKind::matches, .value = "^virt"}, runner::json("virtualisation")));
+    runner::json before = "vm";
+    EXPECT_TRUE(judge({.kind = MatcherKind::unchanged}, runner::json("vm"), &before));
+    EXPECT_FALSE(judge({.kind = MatcherKind::unchanged}, runner::json("x"), &before));
+    EXPECT_NE(shown.find("was vm"), std::string::npos);
+    std::map<std::string, runner::json> row{{"A", "uts:[1]"}, {"host", "uts:[2]"}};
+    EXPECT_TRUE(judge({.kind = MatcherKind::differs_from, .vantage = "host"}, row["A"], nullptr, &row));
+    EXPECT_FALSE(judge({.kind = MatcherKind::same_as, .vantage = "host"}, row["A"], nullptr, &row));
+    EXPECT_TRUE(judge({.kind = MatcherKind::equals, .value = "3"}, runner::json(3)));
+}
+
+}  // namespace
+}  // namespace nslab

@@ -63,7 +63,7 @@ void register_general_ops(Registry& r) {
            .doc = "Runs a shell command (/bin/sh -c, LC_ALL=C) in the realm; its exit status, stdout "
                   "and stderr are recorded. As a probe (`run:` in expect), its trimmed stdout is the "
                   "observed value.",
-           .lab = "any command of the lab",
+           .lab = "COMMAND",
            .args = {{"command", ArgType::string, true, "the command line"}},
            .handler = run_op});
     r.add({.name = "setns",

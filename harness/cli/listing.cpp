@@ -5,6 +5,16 @@
 namespace nslab::cli {
 namespace {
 
+// Markdown table cells cannot hold a bare '|'.
+std::string cell(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        if (c == '|') out += '\\';
+        out += c;
+    }
+    return out;
+}
+
 std::string args_line(const agent::OpSpec& op) {
     std::string s;
     for (auto& a : op.args) s += " " + a.name + (a.required ? "" : "?") + "=<" + agent::arg_type_name(a.type) + ">";
@@ -32,9 +42,9 @@ void print_registry_markdown(std::ostream& out) {
             if (op.internal || (op.kind == agent::OpKind::action) != actions) continue;
             std::string args;
             for (auto& a : op.args)
-                args += (args.empty() ? "" : "<br>") + ("`" + a.name + "`" + (a.required ? "" : " (optional)") + ": " + a.doc);
+                args += (args.empty() ? "" : "<br>") + ("`" + a.name + "`" + (a.required ? "" : " (optional)") + ": " + cell(a.doc));
             out << "| `" << name << "` | " << (op.ns.empty() ? "any" : op.ns) << " | " << (args.empty() ? "—" : args) << " | "
-                << op.doc << " | " << (op.lab.empty() ? "" : "`" + op.lab + "`") << " |\n";
+                << cell(op.doc) << " | " << (op.lab.empty() ? "" : "`" + cell(op.lab) + "`") << " |\n";
         }
     }
 }

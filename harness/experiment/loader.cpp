@@ -64,16 +64,25 @@ std::string node_kind(const YAML::Node& n) {
 
 bool plain(const YAML::Node& n) { return n.IsScalar() && n.Tag() != "!"; }
 
+std::vector<std::string> realm_names(const Experiment& e) {
+    std::vector<std::string> names;
+    for (auto& r : e.realms) names.push_back(r.name);
+    return names;
+}
+
 // Parses one file's tree. Errors are collected; a part with an error is left out of the model.
 class FileLoader {
 public:
-    FileLoader(std::string file, std::vector<LoadError>& errors) : file_(std::move(file)), errors_(errors) {}
+    FileLoader(std::string file, std::vector<LoadError>& errors, bool empty_text)
+        : file_(std::move(file)), errors_(errors), empty_text_(empty_text) {}
 
     std::optional<Suite> suite(const YAML::Node& root);
 
 private:
     std::string file_;
     std::vector<LoadError>& errors_;
+    bool empty_text_;
+    std::map<std::string, YAML::Node> keys_;  // the key nodes of the mapping fields() last read
 
     Mark mark(const YAML::Node& n) const {
         auto m = n.Mark();
@@ -170,7 +179,7 @@ private:
         }
         std::set<std::string> seen;
         for (auto it = n.begin(); it != n.end(); ++it) {
-            const YAML::Node& key = it->first;
+            const YAML::Node key = it->first;  // a copy: it-> yields a temporary proxy
             if (!key.IsScalar()) {
                 error(key, "a key in " + what + " must be a plain word, not " + node_kind(key));
                 continue;
@@ -199,11 +208,13 @@ private:
     std::optional<std::map<std::string, YAML::Node>> fields(const YAML::Node& n, const std::string& what,
                                                             const std::vector<std::string>& allowed) {
         std::map<std::string, YAML::Node> got;
+        keys_.clear();
         bool is_map = walk_map(
             n, what,
-            [&](const std::string& k, const YAML::Node&, const YAML::Node& v) {
+            [&](const std::string& k, const YAML::Node& key, const YAML::Node& v) {
                 if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) return false;
                 got.emplace(k, v);
+                keys_.emplace(k, key);
                 return true;
             },
             allowed);
@@ -228,7 +239,8 @@ private:
 
 std::optional<Suite> FileLoader::suite(const YAML::Node& root) {
     if (root.IsNull()) {
-        errors_.push_back({Mark{file_, 1, 1}, "the file is empty: expected a suite with 'nslab: 1', 'suite', 'title' and 'experiments'"});
+        errors_.push_back({Mark{file_, 1, 1}, std::string(empty_text_ ? "the file is empty" : "the file holds no YAML document (only comments or blank lines)") +
+                                                  ": expected a suite with 'nslab: 1', 'suite', 'title' and 'experiments'"});
         return std::nullopt;
     }
     auto f = fields(root, "the suite", {"nslab", "suite", "title", "description", "experiments"});
@@ -273,8 +285,12 @@ std::optional<Suite> FileLoader::suite(const YAML::Node& root) {
         error(root, "the suite has no 'experiments'");
         return std::nullopt;
     }
-    if (!ex->second.IsSequence() || ex->second.size() == 0) {
-        error(ex->second, "'experiments' must be a non-empty list, not " + node_kind(ex->second));
+    if (!ex->second.IsSequence()) {
+        error(ex->second, "'experiments' must be a list, not " + node_kind(ex->second));
+        return std::nullopt;
+    }
+    if (ex->second.size() == 0) {
+        error(ex->second, "'experiments' is empty: a suite needs at least one experiment");
         return std::nullopt;
     }
     std::map<std::string, Mark> names;
@@ -410,7 +426,10 @@ std::optional<RealmSpec> FileLoader::realm(const std::string& name, const YAML::
             // Not an error: the runner skips with the reason. Recorded by the requirement probe.
         }
     if (auto v = f->find("parent"); v != f->end())
-        if (auto p = text(v->second, "'parent' of " + what)) r.parent = *p;
+        if (auto p = text(v->second, "'parent' of " + what)) {
+            r.parent = *p;
+            r.parent_mark = mark(v->second);
+        }
     if (auto v = f->find("join"); v != f->end()) {
         walk_map(
             v->second, "'join' of " + what,
@@ -429,15 +448,19 @@ std::optional<RealmSpec> FileLoader::realm(const std::string& name, const YAML::
                     error(kkey, what + " cannot both create ('new') and join a " + kind + " namespace");
                     return true;
                 }
-                if (auto t = text(target, "the realm to join")) r.join.emplace_back(kind, *t);
+                if (auto t = text(target, "the realm to join")) {
+                    r.join.emplace_back(kind, *t);
+                    r.join_marks.push_back(mark(target));
+                }
                 return true;
             },
             {});
     }
+    auto realm_keys = keys_;
     auto need = [&](core::Ns ns, const std::string& option) {
         auto v = f->find(option);
         if (v != f->end() && !(r.new_mask & core::ns_bit(ns)))
-            error(v->second, "'" + option + "' of " + what + " needs a new " + std::string(core::kind_of(ns).name) +
+            error(realm_keys[option], "'" + option + "' of " + what + " needs a new " + std::string(core::kind_of(ns).name) +
                                  " namespace (add " + std::string(core::kind_of(ns).name) + " to 'new')");
         return v;
     };
@@ -448,7 +471,8 @@ std::optional<RealmSpec> FileLoader::realm(const std::string& name, const YAML::
     for (auto* m : {&r.uid_map, &r.gid_map}) {
         if (m->empty() || *m == "none") continue;
         auto parsed = core::parse_id_map(*m);
-        if (!parsed.ok()) error(f->find(m == &r.uid_map ? "uid_map" : "gid_map")->second, parsed.error().describe());
+        std::string option = m == &r.uid_map ? "uid_map" : "gid_map";
+        if (!parsed.ok()) error(f->find(option)->second, "'" + option + "' of " + what + ": " + parsed.error().describe());
     }
     if (auto v = need(core::Ns::mnt, "propagation"); v != f->end()) {
         if (auto t = text(v->second, "'propagation' of " + what)) {
@@ -483,16 +507,22 @@ bool FileLoader::order_realms(Experiment& e, const YAML::Node& where) {
     bool ok = true;
     for (auto& r : e.realms) {
         if (!r.parent.empty() && r.parent != "host" && !e.realm(r.parent)) {
-            errors_.push_back({r.mark, "realm " + r.name + " names parent '" + r.parent + "', which is not a realm of this experiment"});
+            errors_.push_back({r.parent_mark, "realm " + r.name + " names parent '" + r.parent +
+                                                  "', which is not a realm of this experiment (" + join(realm_names(e)) + ")"});
             ok = false;
         }
         if (r.parent == "host") r.parent.clear();
-        for (auto& [kind, target] : r.join)
-            if (target != "host" && (!e.realm(target) || target == r.name)) {
-                errors_.push_back({r.mark, "realm " + r.name + " joins the " + kind + " namespace of '" + target +
-                                               "', which is not another realm of this experiment or host"});
+        for (size_t j = 0; j < r.join.size(); ++j) {
+            const auto& [kind, target] = r.join[j];
+            if (target == r.name) {
+                errors_.push_back({r.join_marks[j], "realm " + r.name + " cannot join its own " + kind + " namespace"});
+                ok = false;
+            } else if (target != "host" && !e.realm(target)) {
+                errors_.push_back({r.join_marks[j], "realm " + r.name + " joins the " + kind + " namespace of '" + target +
+                                                        "', which is neither a realm of this experiment (" + join(realm_names(e)) + ") nor host"});
                 ok = false;
             }
+        }
     }
     if (!ok) return false;
     std::vector<RealmSpec> ordered;
@@ -589,7 +619,7 @@ std::optional<Step> FileLoader::step(const YAML::Node& n, const Experiment& e, s
     Step s;
     s.mark = mark(n);
     // First pass: the step's own keys, to know the op whose arguments the other keys are.
-    std::map<std::string, YAML::Node> own;
+    std::map<std::string, YAML::Node> own, own_keys;
     std::vector<std::pair<YAML::Node, YAML::Node>> rest;
     std::set<std::string> seen;
     for (auto it = n.begin(); it != n.end(); ++it) {
@@ -602,7 +632,10 @@ std::optional<Step> FileLoader::step(const YAML::Node& n, const Experiment& e, s
             error(it->first, "duplicate key '" + k + "' in " + what);
             continue;
         }
-        if (k == "in" || k == "do" || k == "run" || k == "as" || k == "expect_error" || k == "exit") own.emplace(k, it->second);
+        if (k == "in" || k == "do" || k == "run" || k == "as" || k == "expect_error" || k == "exit") {
+            own.emplace(k, it->second);
+            own_keys.emplace(k, it->first);
+        }
         else rest.emplace_back(it->first, it->second);
     }
     auto in = own.find("in");
@@ -632,7 +665,8 @@ std::optional<Step> FileLoader::step(const YAML::Node& n, const Experiment& e, s
                 s.expect_exit = static_cast<int>(*i);
             }
         }
-        if (own.count("expect_error")) error(own["expect_error"], "'expect_error' applies to 'do' steps; a 'run' step checks 'exit'");
+        if (own.count("expect_error"))
+            error(own_keys["expect_error"], "'expect_error' applies to 'do' steps; a 'run' step checks its status with 'exit: N'");
     } else {
         auto op_name = text(own["do"], "'do' of " + what);
         if (!op_name) return std::nullopt;
@@ -641,8 +675,11 @@ std::optional<Step> FileLoader::step(const YAML::Node& n, const Experiment& e, s
             std::vector<std::string> actions;
             for (auto& [name, op] : agent::registry().ops())
                 if (op.kind == agent::OpKind::action && !op.internal && name != "run") actions.push_back(name);
-            error(own["do"], "unknown action '" + *op_name + "' (" + (spec && spec->kind == agent::OpKind::probe ? "it is a probe, used in expect; " : "") +
-                                 "actions: " + join(actions) + ")");
+            if (spec && spec->kind == agent::OpKind::probe && !spec->internal)
+                error(own["do"], "'" + *op_name + "' is a probe, not an action: check it in 'expect' as { probe: " + *op_name +
+                                     ", ... } (actions: " + join(actions) + ")");
+            else
+                error(own["do"], "unknown action '" + *op_name + "' (actions: " + join(actions) + ")");
             return std::nullopt;
         }
         if (*op_name == "run") {
@@ -674,7 +711,7 @@ std::optional<Step> FileLoader::step(const YAML::Node& n, const Experiment& e, s
         }
         for (auto& a : spec->args)
             if (a.required && !given.count(a.name) && errors_.size() == before)
-                error(n, "action " + s.op + " needs '" + a.name + "' (" + a.doc + ")");
+                error(n, what + ": action " + s.op + " needs '" + a.name + "': " + a.doc);
         if (auto x = own.find("expect_error"); x != own.end()) {
             if (auto t = text(x->second, "'expect_error' of " + what)) {
                 if (!errno_names().count(*t)) error(x->second, "'" + *t + "' is not an errno name (such as EPERM, EINVAL, ENOENT)");
@@ -682,7 +719,8 @@ std::optional<Step> FileLoader::step(const YAML::Node& n, const Experiment& e, s
                 s.source += " (expect " + *t + ")";
             }
         }
-        if (own.count("exit")) error(own["exit"], "'exit' applies to 'run' steps");
+        if (own.count("exit"))
+            error(own_keys["exit"], "'exit' applies to 'run' steps; an action step checks its failure with 'expect_error: ERRNO'");
     }
     if (auto a = own.find("as"); a != own.end()) {
         if (auto t = text(a->second, "'as' of " + what)) {
@@ -744,7 +782,7 @@ std::optional<Matcher> FileLoader::matcher(const YAML::Node& n, bool see_row, co
             return std::nullopt;
         }
         std::string k = it->first.Scalar();
-        const YAML::Node& v = it->second;
+        const YAML::Node v = it->second;  // a copy: it-> yields a temporary proxy
         static const std::map<std::string, MatcherKind> kinds = {
             {"equals", MatcherKind::equals},   {"contains", MatcherKind::contains}, {"not_contains", MatcherKind::not_contains},
             {"count", MatcherKind::count},     {"matches", MatcherKind::matches},   {"same_as", MatcherKind::same_as},
@@ -816,8 +854,11 @@ std::optional<Expectation> FileLoader::expectation(const YAML::Node& n, const Ex
             std::vector<std::string> probes;
             for (auto& [pname, op] : agent::registry().ops())
                 if (op.kind == agent::OpKind::probe && !op.internal) probes.push_back(pname);
-            error(n["probe"], "unknown probe '" + *name + "' (" + (spec && spec->kind == agent::OpKind::action ? "it is an action, used in steps; " : "") +
-                                  "probes: " + join(probes) + ")");
+            if (spec && spec->kind == agent::OpKind::action && !spec->internal)
+                error(n["probe"], "'" + *name + "' is an action, not a probe: do it in 'steps' as { in: REALM, do: " + *name +
+                                      ", ... } (probes: " + join(probes) + ")");
+            else
+                error(n["probe"], "unknown probe '" + *name + "' (probes: " + join(probes) + ")");
             return std::nullopt;
         }
         x.op = *name;
@@ -872,15 +913,23 @@ std::optional<Expectation> FileLoader::expectation(const YAML::Node& n, const Ex
             }
         }
         std::vector<std::string> vantages = e.vantages();
-        error(it->first, "unknown key '" + k + "' in " + what + " (not " +
-                             (spec && !spec->args.empty() ? "an argument of probe " + x.op + ", " : "") +
-                             "a realm of this experiment (" + join(vantages) + "), nor why)" +
-                             (is_realm_name(k) ? "" : (k.size() == 1 ? "; realm names are uppercase" : "")));
+        std::string columns = join(vantages);
+        std::string args_text;
+        if (spec && !spec->args.empty()) {
+            std::vector<std::string> arg_names;
+            for (auto& a : spec->args) arg_names.push_back(a.name);
+            args_text = ", an argument of probe " + x.op + " (" + join(arg_names) + ")";
+        }
+        std::string hint = (!is_realm_name(k) && k.size() <= 2 && is_realm_name(std::string(1, static_cast<char>(std::toupper(static_cast<unsigned char>(k[0]))))))
+                               ? "; realm names are uppercase"
+                               : "";
+        error(it->first, "'" + k + "' in " + what + " is not a column of this experiment (" + columns + ")" + args_text +
+                             ", nor 'why'" + hint);
     }
     if (spec)
         for (auto& a : spec->args)
             if (a.required && !given_args.count(a.name) && errors_.size() == before)
-                error(n, "probe " + x.op + " needs '" + a.name + "' (" + a.doc + ")");
+                error(n, what + ": probe " + x.op + " needs '" + a.name + "': " + a.doc);
     if (x.cells.empty() && errors_.size() == before) error(n, what + " checks no realm: add cells such as A: ..., host: ...");
     for (auto& [vantage, m] : x.cells)
         if ((m.kind == MatcherKind::same_as || m.kind == MatcherKind::differs_from) &&
@@ -894,6 +943,33 @@ std::optional<Expectation> FileLoader::expectation(const YAML::Node& n, const Ex
         return std::find(order.begin(), order.end(), a.first) < std::find(order.begin(), order.end(), b.first);
     });
     return x;
+}
+
+// yaml-cpp's parser messages, made to say what to fix.
+LoadError syntax_error(const std::string& text, const std::string& file, const YAML::Exception& e) {
+    int line = e.mark.is_null() ? 1 : e.mark.line + 1;
+    int column = e.mark.is_null() ? 1 : e.mark.column + 1;
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+    // A tab in indentation is the classic cause of "end of map not found" and friends.
+    for (int i = 0; i < static_cast<int>(lines.size()) && i < line; ++i) {
+        const std::string& l = lines[static_cast<size_t>(i)];
+        size_t indent_end = l.find_first_not_of(" \t");
+        if (indent_end != std::string::npos && l.substr(0, indent_end).find('\t') != std::string::npos)
+            return {Mark{file, i + 1, 1}, "YAML syntax: a tab indents this line; YAML indents with spaces only"};
+    }
+    std::string message = "YAML syntax: " + e.msg;
+    if (e.msg == "end of sequence flow not found") message += " (a '[' list opened earlier is not closed with ']')";
+    else if (e.msg == "end of map flow not found") message += " (a '{' mapping opened earlier is not closed with '}')";
+    else if (e.msg == "the referenced anchor is not defined" && line <= static_cast<int>(lines.size())) {
+        std::string rest = lines[static_cast<size_t>(line - 1)].substr(static_cast<size_t>(column - 1));
+        size_t end = rest.find_first_of(" \t,]}");
+        std::string alias = rest.substr(0, end);
+        if (alias.size() > 1 && alias[0] == '*')
+            message = "YAML: alias '" + alias + "' refers to no anchor; define '&" + alias.substr(1) + "' earlier in the file";
+    }
+    return {Mark{file, line, column}, message};
 }
 
 }  // namespace
@@ -923,8 +999,7 @@ LoadResult load_text(const std::string& text, const std::string& file) {
     try {
         docs = YAML::LoadAll(text);
     } catch (const YAML::Exception& e) {
-        result.errors.push_back({Mark{file, e.mark.is_null() ? 1 : e.mark.line + 1, e.mark.is_null() ? 1 : e.mark.column + 1},
-                                 "YAML syntax: " + e.msg});
+        result.errors.push_back(syntax_error(text, file, e));
         return result;
     }
     if (docs.size() > 1) {
@@ -933,7 +1008,7 @@ LoadResult load_text(const std::string& text, const std::string& file) {
                                  "the file holds " + std::to_string(docs.size()) + " YAML documents; a suite is exactly one"});
         return result;
     }
-    FileLoader loader(file, result.errors);
+    FileLoader loader(file, result.errors, text.find_first_not_of(" \t\r\n") == std::string::npos);
     try {
         auto suite = loader.suite(docs.empty() ? YAML::Node() : docs[0]);
         if (suite && result.errors.empty()) result.suites.push_back(std::move(*suite));

@@ -50,7 +50,9 @@ struct RealmSpec {
     Mark mark;
     unsigned new_mask = 0;                      // core::ns_bit() of each new kind
     std::string parent;                         // "" = started from the host; else a realm's name
+    Mark parent_mark;                           // where `parent` is written (for errors)
     std::vector<std::pair<std::string, std::string>> join;  // (kind, realm or "host") to share
+    std::vector<Mark> join_marks;               // where each join target is written
     std::string uid_map, gid_map;               // "" = map root to the parent's ids; "none"
     std::string propagation = "private";        // private | slave | shared | unchanged
     bool mount_proc = false;

@@ -22,11 +22,14 @@ void write_pretty_result(std::ostream& out, const runner::ExperimentResult& r, c
 void write_pretty_summary(std::ostream& out, const std::vector<runner::ExperimentResult>& results,
                           const runner::RunSummary& summary, const PrettyOptions& o);
 
-// JUnit XML: <testsuites> with one <testsuite name tests failures errors skipped time> per suite;
-// FAIL -> <failure message=...>matrix</failure>, BROKEN -> <error>, SKIP -> <skipped message=...>.
+// JUnit XML valid against Jenkins xunit's junit-10.xsd: <testsuites name tests failures errors time>
+// with one <testsuite name tests failures errors skipped time file> per suite; FAIL ->
+// <failure message=...>matrix</failure>, BROKEN -> <error>, SKIP -> <skipped message=...>. The
+// schema has no per-testcase file/line, so each failure body starts with "at FILE:LINE".
 std::string junit_xml(const std::vector<runner::ExperimentResult>& results, const runner::RunSummary& summary);
 
-// JSON: {"nslab": 1, "summary": {...}, "experiments": [{... every field of the result ...}]}
+// JSON: {"nslab": 1, "summary": {...}, "experiments": [{... every field of the result ...}]}.
+// Its summary counts FAIL in "failed" and BROKEN in "broken" (the pretty line adds them up).
 std::string json_report(const std::vector<runner::ExperimentResult>& results, const runner::RunSummary& summary);
 
 }  // namespace nslab::report

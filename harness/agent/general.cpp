@@ -20,20 +20,18 @@ sys::Result<json> run_op(OpCall& c) {
     return json{{"exit", r.exit_code}, {"signal", r.signal}, {"stdout", r.out}, {"stderr", r.err}};
 }
 
-// setns(2): joins the namespaces whose fds the runner attached, one per listed kind. The user
-// namespace goes first: joining it grants the capabilities that joining the others requires.
+// setns(2): joins the target realm's namespaces of the listed kinds. The user namespace goes
+// first: joining it grants the capabilities that joining the others requires (nsenter does the same).
 sys::Result<json> setns_op(OpCall& c) {
     NSLAB_ASSIGN_OR_RETURN(auto kinds, arg_string_list(c.args, "kinds"));
-    if (kinds.size() != c.fds_in.size())
-        return sys::Error::message("setns: " + std::to_string(kinds.size()) + " kinds but " +
-                                   std::to_string(c.fds_in.size()) + " namespace fds");
-    std::vector<size_t> order(kinds.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_partition(order.begin(), order.end(), [&](size_t i) { return kinds[i] == "user"; });
-    for (size_t i : order) {
-        auto ns = core::ns_from_name(kinds[i]);
-        if (!ns) return sys::Error::message("setns: unknown namespace kind '" + kinds[i] + "'");
-        NSLAB_TRY(sys::setns(c.fds_in[i].get(), core::kind_of(*ns).clone_flag));
+    NSLAB_ASSIGN_OR_RETURN(RealmNamespaces target, realm_namespaces(c, 0));
+    std::vector<std::string> ordered = kinds;
+    std::stable_partition(ordered.begin(), ordered.end(), [](const std::string& k) { return k == "user"; });
+    for (auto& kind : ordered) {
+        auto ns = core::ns_from_name(kind);
+        if (!ns) return sys::Error::message("setns: unknown namespace kind '" + kind + "'");
+        if (target.of(*ns) < 0) return sys::Error::message("setns: this kernel has no " + kind + " namespaces");
+        NSLAB_TRY(sys::setns(target.of(*ns), core::kind_of(*ns).clone_flag));
     }
     return json(kinds);
 }

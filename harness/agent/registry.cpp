@@ -45,10 +45,32 @@ const Registry& registry() {
         register_general_ops(reg);
         register_uts_ops(reg);
         register_ipc_ops(reg);
+        register_mount_ops(reg);
+        register_pid_ops(reg);
+        register_user_ops(reg);
+        register_time_ops(reg);
+        register_net_ops(reg);
+        register_cgroup_ops(reg);
+        register_nsfs_ops(reg);
         register_realm_ops(reg);
         return reg;
     }();
     return r;
+}
+
+sys::Result<RealmNamespaces> realm_namespaces(const OpCall& call, size_t index) {
+    size_t per_realm = 0;
+    for (auto& k : core::namespace_kinds())
+        if (core::kernel_has(k.ns)) ++per_realm;
+    if (call.fds_in.size() < (index + 1) * per_realm)
+        return sys::Error::message("expected the namespace fds of realm argument #" + std::to_string(index + 1) + ", got " +
+                                   std::to_string(call.fds_in.size()) + " fds");
+    RealmNamespaces out;
+    out.fd.fill(-1);
+    size_t at = index * per_realm;
+    for (auto& k : core::namespace_kinds())
+        if (core::kernel_has(k.ns)) out.fd[static_cast<size_t>(k.ns)] = call.fds_in[at++].get();
+    return out;
 }
 
 sys::Result<std::string> arg_string(const json& args, const std::string& name) {

@@ -3,6 +3,7 @@
 // --actions` and docs/reference.md are generated from it.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <map>
 #include <optional>
@@ -28,11 +29,22 @@ enum class OpKind { action, probe };
 
 // What an op's handler gets: its args (validated by the loader, checked again here), fds the runner
 // attached, and room for fds to send back.
+//
+// For every argument of type `realm` (in the order the spec lists them) the runner attaches that
+// realm's namespace fds as its agent reported them at start: one per kind this kernel has, in the
+// order of core::namespace_kinds(). realm_namespaces() hands them out.
 struct OpCall {
     const json& args;
     std::vector<core::UniqueFd>& fds_in;
     std::vector<core::UniqueFd>& fds_out;
 };
+
+// The namespace fds of the index-th `realm` argument of this call (not owned: OpCall owns them).
+struct RealmNamespaces {
+    std::array<int, core::kNsCount> fd{};  // -1 where the kernel lacks the kind
+    int of(core::Ns ns) const { return fd[static_cast<size_t>(ns)]; }
+};
+sys::Result<RealmNamespaces> realm_namespaces(const OpCall& call, size_t index);
 using Handler = std::function<sys::Result<json>(OpCall&)>;
 
 struct OpSpec {
@@ -79,6 +91,13 @@ sys::Result<std::vector<std::string>> arg_string_list(const json& args, const st
 void register_general_ops(Registry& r);
 void register_uts_ops(Registry& r);
 void register_ipc_ops(Registry& r);
+void register_mount_ops(Registry& r);
+void register_pid_ops(Registry& r);
+void register_user_ops(Registry& r);
+void register_time_ops(Registry& r);
+void register_net_ops(Registry& r);
+void register_cgroup_ops(Registry& r);
+void register_nsfs_ops(Registry& r);
 void register_realm_ops(Registry& r);
 
 }  // namespace nslab::agent

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "agent/registry.hpp"
 #include "launch/lab.hpp"
 #include "launch/launcher.hpp"
 #include "runner/requirements.hpp"
@@ -80,6 +81,19 @@ private:
         return buf;
     }
 
+    // Each `realm` argument of an op travels as that realm's namespace fds (see agent::OpCall).
+    std::vector<int> realm_fds(const std::string& op, const json& args) {
+        std::vector<int> fds;
+        if (const agent::OpSpec* spec = agent::registry().find(op))
+            for (auto& a : spec->args)
+                if (a.type == agent::ArgType::realm && args.contains(a.name)) {
+                    const auto& target = hello(args[a.name].get<std::string>());
+                    for (auto& k : core::namespace_kinds())
+                        if (target.ns.fd(k.ns)) fds.push_back(target.ns.fd(k.ns).get());
+                }
+        return fds;
+    }
+
     bool start_realms();
     bool run_steps();
     void check_expectations(const std::map<std::pair<size_t, std::string>, json>& baselines);
@@ -136,7 +150,7 @@ sys::Result<agent::Reply> Session::probe(const Expectation& x, const std::string
     if (x.form == Expectation::Form::see) args = json{{"object", objects_.at(x.object)}};
     auto sub = substitute_all(args, objects_);
     if (!sub.ok()) return std::move(sub).error();
-    auto reply = client(vantage).call(x.op, *sub, deadline_);
+    auto reply = client(vantage).call(x.op, *sub, deadline_, realm_fds(x.op, *sub));
     if (reply.ok() && reply->ok && x.form == Expectation::Form::run) {
         // A `run:` row observes the command's trimmed stdout.
         std::string out = reply->value.value("stdout", std::string());
@@ -174,11 +188,7 @@ bool Session::run_steps() {
             finish(Outcome::broken, "step at line " + std::to_string(s.mark.line) + ": " + rec.detail);
             return false;
         }
-        std::vector<int> fds;
-        if (s.op == "setns") {
-            const auto& target = hello((*args)["target"].get<std::string>());
-            for (auto& k : (*args)["kinds"]) fds.push_back(target.ns.fd(*core::ns_from_name(k.get<std::string>())).get());
-        }
+        std::vector<int> fds = realm_fds(s.op, *args);
         auto reply = client(s.in).call(s.op, *args, deadline_, fds);
         rec.ms = ms_since(t0);
         if (!reply.ok()) {

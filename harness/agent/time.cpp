@@ -1,0 +1,8 @@
+// time namespace ops: being written for the catalogue issue (issue 3).
+#include "agent/registry.hpp"
+
+namespace nslab::agent {
+
+void register_time_ops(Registry&) {}
+
+}  // namespace nslab::agent

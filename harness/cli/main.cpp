@@ -146,13 +146,14 @@ int main(int argc, char** argv) {
 
     std::vector<std::string> list_paths;
     std::string list_filter;
-    bool list_actions = false, list_probes = false, list_markdown = false;
+    bool list_actions = false, list_probes = false, list_markdown = false, list_catalogue = false;
     auto* list_cmd = app.add_subcommand("list", "List experiments, or the registry's actions and probes");
     list_cmd->add_option("paths", list_paths, "Suite files or directories")->default_val(std::vector<std::string>{"suites"});
     list_cmd->add_option("--filter", list_filter, "Glob over suite.experiment names");
     list_cmd->add_flag("--actions", list_actions, "List the actions steps can do");
     list_cmd->add_flag("--probes", list_probes, "List the probes expectations can use");
     list_cmd->add_flag("--markdown", list_markdown, "Print the action/probe reference as Markdown (docs/reference.md)");
+    list_cmd->add_flag("--catalogue-markdown", list_catalogue, "Print the experiments as Markdown (docs/catalogue.md)");
 
     app.add_subcommand("agent", "Run an agent (for launchers): nslab agent [--lab] --fd N | --socket PATH");
 
@@ -167,6 +168,13 @@ int main(int argc, char** argv) {
         if (*validate_cmd) return validate_command(validate_paths);
         if (*list_cmd && list_markdown) {
             print_registry_markdown(std::cout);
+            return 0;
+        }
+        if (*list_cmd && list_catalogue) {
+            auto loaded = experiment::load_paths(list_paths);
+            print_load_errors(loaded);
+            if (!loaded.ok()) return kExitBadInput;
+            print_catalogue_markdown(std::cout, loaded.suites);
             return 0;
         }
         if (*list_cmd) return list_command(list_paths, list_filter, list_actions ? "actions" : list_probes ? "probes" : "experiments");

@@ -2,16 +2,22 @@
 //   exit status: 0 all passed or skipped, 1 a failure (FAIL or BROKEN), 2 bad input or harness error.
 #include <CLI/CLI.hpp>
 #include <fnmatch.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include "agent/agent.hpp"
 #include "cli/listing.hpp"
 #include "experiment/loader.hpp"
 #include "report/report.hpp"
+#include "runner/interrupt.hpp"
+#include "runner/machine_state.hpp"
 #include "runner/runner.hpp"
 
 namespace nslab::cli {
@@ -41,7 +47,27 @@ struct RunArgs {
     double timeout = 0;
     bool quiet_pass = false;
     bool user_lab = false;
+    bool check_leaks = false;
 };
+
+// SIGINT/SIGTERM are taken by a thread of their own (blocked everywhere else): the first stops the
+// run cleanly — live labs killed, the report still written — and a second one exits at once.
+void start_signal_thread() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    std::thread([set] {
+        for (int count = 0;; ++count) {
+            int sig = 0;
+            if (sigwait(&set, &sig) != 0) continue;
+            if (count > 0) std::_Exit(128 + sig);  // labs die with us (PR_SET_PDEATHSIG)
+            std::cerr << "nslab: " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ": stopping; the report follows\n";
+            runner::request_stop(sig);
+        }
+    }).detach();
+}
 
 int run_command(const RunArgs& a) {
     auto loaded = experiment::load_paths(a.paths);
@@ -54,6 +80,13 @@ int run_command(const RunArgs& a) {
     if (chosen.empty()) {
         std::cerr << "nslab: no experiment matches" << (a.filter.empty() ? "" : " --filter '" + a.filter + "'") << "\n";
         return kExitBadInput;
+    }
+    start_signal_thread();
+    runner::MachineState before;
+    if (a.check_leaks) {
+        // As subreaper, a process that escaped a lab would be re-parented to us, and seen.
+        ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+        before = runner::snapshot_machine();
     }
     runner::RunOptions options = runner::default_options();
     options.jobs = a.jobs;
@@ -87,7 +120,17 @@ int run_command(const RunArgs& a) {
             }
         }
     }
-    return summary.failed + summary.broken > 0 ? kExitFailed : 0;
+    int code = summary.failed + summary.broken > 0 ? kExitFailed : 0;
+    if (a.check_leaks) {
+        while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+        }
+        auto leaks = runner::describe_leaks(before, runner::snapshot_machine());
+        for (auto& l : leaks) std::cout << "LEAK: " << l << "\n";
+        if (!leaks.empty()) code = kExitFailed;
+        else std::cout << "no leaks: hostname, mounts, IPC objects, links and processes are as before the run\n";
+    }
+    if (int sig = runner::stop_signal()) return 128 + sig;
+    return code;
 }
 
 int validate_command(const std::vector<std::string>& paths) {
@@ -139,6 +182,8 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0.1, 3600.0));
     run_cmd->add_flag("--quiet-pass", run.quiet_pass, "Draw matrices only for experiments that did not pass");
     run_cmd->add_flag("--user-lab", run.user_lab, "Own each lab by a user namespace even as root");
+    run_cmd->add_flag("--check-leaks", run.check_leaks,
+                      "Snapshot hostname, mounts, IPC objects, links and processes before and after; fail naming any leak");
 
     std::vector<std::string> validate_paths;
     auto* validate_cmd = app.add_subcommand("validate", "Check experiment files without running them");

@@ -67,6 +67,11 @@ sys::Result<Lab> start_lab(const LabOptions& options, agent::Deadline deadline) 
             if (::read(sync_fd, &go, 1) != 1) ::_exit(126);  // the runner could not map our ids
         }
         ::syscall(SYS_close_range, 4U, ~0U, 0);
+        // execve keeps the signal mask: the runner blocks SIGINT/SIGTERM for its signal thread,
+        // and the lab's processes must start with none blocked.
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
         ::execve(agent_path.c_str(), cargv.data(), cenv);
         ::_exit(127);
     }

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <signal.h>
+
 #include <atomic>
 #include <cstdio>
 #include <condition_variable>
@@ -12,6 +14,7 @@
 #include "agent/registry.hpp"
 #include "launch/lab.hpp"
 #include "launch/launcher.hpp"
+#include "runner/interrupt.hpp"
 #include "runner/requirements.hpp"
 #include "runner/topology.hpp"
 #include "runner/values.hpp"
@@ -61,6 +64,7 @@ private:
     double limit_s_;
     std::unique_ptr<launch::Launcher> launcher_;
     launch::Lab lab_;
+    std::optional<LiveLab> live_;  // after lab_: destroyed first, while the pidfd is still open
     std::map<std::string, Realm> realms_;
     Objects objects_;
 
@@ -105,6 +109,7 @@ void Session::run(bool lab_in_user_namespace) {
     auto lab = launch::start_lab({.user_namespace = lab_in_user_namespace}, deadline_);
     if (!lab.ok()) return finish(Outcome::broken, lab.error().describe() + hint_for(lab.error()));
     lab_ = std::move(lab).value();
+    live_.emplace(lab_.init.pidfd());
     if (!start_realms()) return;
     std::map<std::pair<size_t, std::string>, json> baselines;
     if (!record_baselines(baselines)) return;
@@ -291,12 +296,22 @@ ExperimentResult run_experiment(const Experiment& e, const RunOptions& options) 
     }
     double limit = options.timeout_s.value_or(e.timeout_s.value_or(options.default_timeout_s));
     auto deadline = t0 + std::chrono::microseconds(static_cast<long long>(limit * 1e6));
+    if (int sig = stop_signal()) {
+        r.outcome = Outcome::broken;
+        r.reason = std::string("not run: the run was interrupted by SIG") + (sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+        return r;
+    }
     try {
         Session session(e, r, deadline, limit);
         session.run(options.lab_in_user_namespace);
     } catch (const std::exception& ex) {
         r.outcome = Outcome::broken;
         r.reason = std::string("harness error: ") + ex.what();
+    }
+    if (int sig = stop_signal(); sig && r.outcome != Outcome::pass && r.outcome != Outcome::skip) {
+        // The lab was killed under it: say why rather than "the agent exited".
+        r.outcome = Outcome::broken;
+        r.reason = std::string("interrupted by SIG") + (sigabbrev_np(sig) ? sigabbrev_np(sig) : "?") + " (" + r.reason + ")";
     }
     r.duration_ms = ms_since(t0);
     return r;

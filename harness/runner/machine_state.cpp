@@ -1,0 +1,142 @@
+#include "runner/machine_state.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include "sys/syscalls.hpp"
+
+namespace nslab::runner {
+namespace {
+
+std::string read_or_empty(const std::string& path) {
+    auto r = sys::read_file(path);
+    return r.ok() ? *r : "";
+}
+
+std::vector<std::string> sorted(std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+}
+
+std::vector<std::string> mount_table() {
+    std::istringstream in(read_or_empty("/proc/self/mountinfo"));
+    std::vector<std::string> rows;
+    for (std::string line; std::getline(in, line);) {
+        std::istringstream f(line);
+        std::string id, parent, devno, root, point, rest;
+        f >> id >> parent >> devno >> root >> point;
+        std::getline(f, rest);
+        rows.push_back(point + " " + root + rest);
+    }
+    return sorted(rows);
+}
+
+// /proc/sysvipc/* lists the reader's IPC namespace: here, the machine's.
+std::vector<std::string> sysv_objects() {
+    std::vector<std::string> rows;
+    for (std::string which : {"shm", "sem", "msg"}) {
+        std::istringstream in(read_or_empty("/proc/sysvipc/" + which));
+        std::string line;
+        std::getline(in, line);  // header
+        while (std::getline(in, line)) {
+            std::istringstream f(line);
+            std::string key, id;
+            if (f >> key >> id) rows.push_back(which + " key=" + key + " id=" + id);
+        }
+    }
+    return sorted(rows);
+}
+
+std::vector<std::string> posix_objects() {
+    std::vector<std::string> rows;
+    for (std::string dir : {"/dev/shm", "/dev/mqueue"}) {
+        auto names = sys::list_dir(dir);
+        if (names.ok())
+            for (auto& n : *names) rows.push_back(dir + "/" + n);
+    }
+    return sorted(rows);
+}
+
+std::vector<std::string> links() {
+    std::istringstream in(read_or_empty("/proc/self/net/dev"));
+    std::vector<std::string> names;
+    for (std::string line; std::getline(in, line);) {
+        auto colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        std::string name = line.substr(0, colon);
+        name.erase(0, name.find_first_not_of(' '));
+        names.push_back(name);
+    }
+    return sorted(names);
+}
+
+std::vector<std::string> descendants() {
+    std::map<pid_t, pid_t> parent;
+    std::map<pid_t, std::string> comm;
+    std::error_code ec;
+    for (auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+        std::string name = entry.path().filename();
+        if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+        std::string stat = read_or_empty("/proc/" + name + "/stat");
+        auto open = stat.find('('), close = stat.rfind(')');
+        if (open == std::string::npos || close == std::string::npos) continue;
+        std::istringstream f(stat.substr(close + 2));
+        char state = 0;
+        pid_t ppid = 0;
+        f >> state >> ppid;
+        pid_t pid = std::stoi(name);
+        parent[pid] = ppid;
+        comm[pid] = stat.substr(open + 1, close - open - 1);
+    }
+    std::vector<std::string> out;
+    pid_t self = ::getpid();
+    for (auto& [pid, ppid] : parent)
+        for (pid_t p = ppid; p > 1; p = parent.count(p) ? parent[p] : 0)
+            if (p == self) {
+                out.push_back(std::to_string(pid) + " " + comm[pid]);
+                break;
+            }
+    return out;
+}
+
+void diff(std::vector<std::string>& out, const std::string& what, const std::vector<std::string>& before,
+          const std::vector<std::string>& after) {
+    for (auto& a : after)
+        if (!std::binary_search(before.begin(), before.end(), a)) out.push_back(what + " added: " + a);
+    for (auto& b : before)
+        if (!std::binary_search(after.begin(), after.end(), b)) out.push_back(what + " gone: " + b);
+}
+
+}  // namespace
+
+MachineState snapshot_machine() {
+    MachineState s;
+    s.hostname = sys::gethostname().ok() ? *sys::gethostname() : "";
+    s.domainname = sys::getdomainname().ok() ? *sys::getdomainname() : "";
+    s.mounts = mount_table();
+    s.sysv = sysv_objects();
+    s.posix = posix_objects();
+    s.links = links();
+    s.processes = sorted(descendants());
+    return s;
+}
+
+std::vector<std::string> describe_leaks(const MachineState& before, const MachineState& after) {
+    std::vector<std::string> out;
+    if (before.hostname != after.hostname) out.push_back("hostname changed: " + before.hostname + " -> " + after.hostname);
+    if (before.domainname != after.domainname)
+        out.push_back("domain name changed: " + before.domainname + " -> " + after.domainname);
+    diff(out, "mount", before.mounts, after.mounts);
+    diff(out, "System V IPC object", before.sysv, after.sysv);
+    diff(out, "POSIX IPC object", before.posix, after.posix);
+    diff(out, "network link", before.links, after.links);
+    for (auto& p : after.processes)
+        if (!std::binary_search(before.processes.begin(), before.processes.end(), p)) out.push_back("process left: " + p);
+    return out;
+}
+
+}  // namespace nslab::runner

@@ -1,0 +1,26 @@
+// What a run could leave behind on the machine, snapshotted before and after (`--check-leaks`):
+// hostname and domain name, the mount table of the runner's mount namespace, System V and POSIX
+// IPC objects, network links, and processes below the runner.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace nslab::runner {
+
+struct MachineState {
+    std::string hostname, domainname;
+    std::vector<std::string> mounts;     // "mount-point root options..." (ids left out: they change)
+    std::vector<std::string> sysv;       // "shm key id", "sem ...", "msg ..."
+    std::vector<std::string> posix;      // "/dev/shm/NAME", "/dev/mqueue/NAME"
+    std::vector<std::string> links;      // interface names
+    std::vector<std::string> processes;  // "pid comm" of every descendant of this process
+    bool operator==(const MachineState&) const = default;
+};
+
+MachineState snapshot_machine();
+
+// Lines such as "mount added: /tmp/x ..." or "process left: 4242 nslab-agent"; empty when equal.
+std::vector<std::string> describe_leaks(const MachineState& before, const MachineState& after);
+
+}  // namespace nslab::runner

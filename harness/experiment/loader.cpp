@@ -239,7 +239,7 @@ private:
 
 std::optional<Suite> FileLoader::suite(const YAML::Node& root) {
     if (root.IsNull()) {
-        errors_.push_back({Mark{file_, 1, 1}, std::string(empty_text_ ? "the file is empty" : "the file holds no YAML document (only comments or blank lines)") +
+        errors_.push_back({Mark{file_, 1, 1}, std::string(empty_text_ ? "the file is empty" : "the file holds no YAML mapping (only comments, blank lines or a bare scalar)") +
                                                   ": expected a suite with 'nslab: 1', 'suite', 'title' and 'experiments'"});
         return std::nullopt;
     }
@@ -931,11 +931,14 @@ std::optional<Expectation> FileLoader::expectation(const YAML::Node& n, const Ex
             if (a.required && !given_args.count(a.name) && errors_.size() == before)
                 error(n, what + ": probe " + x.op + " needs '" + a.name + "': " + a.doc);
     if (x.cells.empty() && errors_.size() == before) error(n, what + " checks no realm: add cells such as A: ..., host: ...");
-    for (auto& [vantage, m] : x.cells)
+    for (const auto& cell : x.cells) {
+        const std::string& vantage = cell.first;
+        const Matcher& m = cell.second;
         if ((m.kind == MatcherKind::same_as || m.kind == MatcherKind::differs_from) &&
             std::none_of(x.cells.begin(), x.cells.end(), [&](auto& c) { return c.first == m.vantage && c.first != vantage; }))
             errors_.push_back({m.mark, "the " + vantage + " cell of " + what + " compares with '" + m.vantage +
                                            "', which is not another cell of this row"});
+    }
     if (errors_.size() != before) return std::nullopt;
     // Cells in the experiment's column order, whatever order they were written in.
     auto order = e.vantages();
@@ -943,6 +946,35 @@ std::optional<Expectation> FileLoader::expectation(const YAML::Node& n, const Ex
         return std::find(order.begin(), order.end(), a.first) < std::find(order.begin(), order.end(), b.first);
     });
     return x;
+}
+
+// The 1-based line where a second YAML document starts, if any. A first '---' before any content
+// only opens the first document.
+std::optional<int> second_document_line(const std::string& text) {
+    std::istringstream in(text);
+    bool content = false, ended = false;
+    int n = 0;
+    for (std::string line; std::getline(in, line);) {
+        ++n;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        bool start = line.rfind("---", 0) == 0 && (line.size() == 3 || line[3] == ' ' || line[3] == '\t');
+        bool end = line.rfind("...", 0) == 0 && (line.size() == 3 || line[3] == ' ' || line[3] == '\t');
+        size_t first = line.find_first_not_of(" \t");
+        bool blank = first == std::string::npos || line[first] == '#';
+        if (start) {
+            if (content || ended) return n;
+            content = true;  // '---' opens the first document
+            continue;
+        }
+        if (end) {
+            ended = true;
+            continue;
+        }
+        if (blank || (!content && line[0] == '%')) continue;  // comments, directives
+        if (ended) return n;
+        content = true;
+    }
+    return std::nullopt;
 }
 
 // yaml-cpp's parser messages, made to say what to fix.
@@ -995,22 +1027,24 @@ LoadResult load_text(const std::string& text, const std::string& file) {
         result.errors.push_back({Mark{file, static_cast<int>(line), 1}, "the file contains a NUL byte: it is not a YAML text file"});
         return result;
     }
-    std::vector<YAML::Node> docs;
+    // One document per file. yaml-cpp 0.7's LoadAll can loop forever on malformed input
+    // (upstream jbeder/yaml-cpp#1319), so parse the first document with Load and find a second
+    // one by its separator: a line starting with '---' (or content after '...') at column 0.
+    if (auto second = second_document_line(text)) {
+        result.errors.push_back({Mark{file, *second, 1}, "the file holds more than one YAML document (a '---' or '...' "
+                                                         "separator at column 1); a suite is exactly one"});
+        return result;
+    }
+    YAML::Node root;
     try {
-        docs = YAML::LoadAll(text);
+        root = YAML::Load(text);
     } catch (const YAML::Exception& e) {
         result.errors.push_back(syntax_error(text, file, e));
         return result;
     }
-    if (docs.size() > 1) {
-        auto m = docs[1].Mark();
-        result.errors.push_back({Mark{file, m.is_null() ? 1 : m.line + 1, m.is_null() ? 1 : m.column + 1},
-                                 "the file holds " + std::to_string(docs.size()) + " YAML documents; a suite is exactly one"});
-        return result;
-    }
     FileLoader loader(file, result.errors, text.find_first_not_of(" \t\r\n") == std::string::npos);
     try {
-        auto suite = loader.suite(docs.empty() ? YAML::Node() : docs[0]);
+        auto suite = loader.suite(root);
         if (suite && result.errors.empty()) result.suites.push_back(std::move(*suite));
     } catch (const YAML::Exception& e) {
         result.errors.push_back({Mark{file, e.mark.is_null() ? 1 : e.mark.line + 1, e.mark.is_null() ? 1 : e.mark.column + 1},

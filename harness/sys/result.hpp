@@ -92,19 +92,20 @@ using Status = Result<void>;
 
 }  // namespace nslab::sys
 
-// Propagates an error from an expression returning Result<...>; evaluates to nothing.
-#define NSLAB_TRY(expr)                                     \
-    do {                                                    \
-        auto nslab_try_result_ = (expr);                    \
-        if (!nslab_try_result_.ok())                        \
-            return std::move(nslab_try_result_).error();    \
+// Propagates an error from an expression returning Result<...>; evaluates to nothing. The
+// temporary's name is unique (__COUNTER__), so the macro nests without shadowing.
+#define NSLAB_TRY(expr) NSLAB_TRY_IMPL_(NSLAB_CONCAT_(nslab_try_result_, __COUNTER__), expr)
+#define NSLAB_TRY_IMPL_(tmp, expr)                 \
+    do {                                           \
+        auto tmp = (expr);                         \
+        if (!tmp.ok()) return std::move(tmp).error(); \
     } while (0)
 
 #define NSLAB_CONCAT_INNER_(a, b) a##b
 #define NSLAB_CONCAT_(a, b) NSLAB_CONCAT_INNER_(a, b)
 // Declares `lhs` from a Result's value, or returns its error.
 #define NSLAB_ASSIGN_OR_RETURN(lhs, expr) \
-    NSLAB_ASSIGN_OR_RETURN_IMPL_(NSLAB_CONCAT_(nslab_result_, __LINE__), lhs, expr)
+    NSLAB_ASSIGN_OR_RETURN_IMPL_(NSLAB_CONCAT_(nslab_result_, __COUNTER__), lhs, expr)
 #define NSLAB_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
     auto tmp = (expr);                               \
     if (!tmp.ok()) return std::move(tmp).error();    \

@@ -1,0 +1,197 @@
+#include "sys/pid_calls.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "sys/syscalls.hpp"
+
+namespace nslab::sys {
+
+Result<pid_t> fork() {
+    pid_t pid = ::fork();
+    if (pid < 0) return Error(errno, "fork()");
+    return pid;
+}
+
+pid_t getppid() {
+    return ::getppid();
+}
+
+Result<pid_t> getsid(pid_t pid) {
+    pid_t sid = ::getsid(pid);
+    if (sid < 0) return Error(errno, "getsid(" + std::to_string(pid) + ")");
+    return sid;
+}
+
+Result<pid_t> getpgid(pid_t pid) {
+    pid_t pgid = ::getpgid(pid);
+    if (pgid < 0) return Error(errno, "getpgid(" + std::to_string(pid) + ")");
+    return pgid;
+}
+
+Result<pid_t> setsid() {
+    pid_t sid = ::setsid();
+    if (sid < 0) return Error(errno, "setsid()");
+    return sid;
+}
+
+Status sigaction_info(int sig, SigInfoHandler handler) {
+    struct sigaction sa {};
+    sa.sa_flags = SA_SIGINFO;
+    sa.sa_sigaction = handler;
+    sigemptyset(&sa.sa_mask);
+    if (::sigaction(sig, &sa, nullptr) < 0)
+        return Error(errno, "sigaction(" +
+                                std::string(sigabbrev_np(sig) ? sigabbrev_np(sig) : "?") +
+                                ", SA_SIGINFO)");
+    return {};
+}
+
+Status block_signal(int sig, bool block) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    if (::sigprocmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, nullptr) < 0)
+        return Error(errno, std::string("sigprocmask(") + (block ? "SIG_BLOCK" : "SIG_UNBLOCK") +
+                                ", " + (sigabbrev_np(sig) ? sigabbrev_np(sig) : "?") + ")");
+    return {};
+}
+
+Status sleep_ms(int ms) {
+    struct timespec ts {
+        ms / 1000, (ms % 1000) * 1000000L
+    };
+    if (::nanosleep(&ts, nullptr) < 0)
+        return Error(errno, "nanosleep(" + std::to_string(ms) + " ms)");
+    return {};
+}
+
+Result<pid_t> spawn_background(const std::vector<std::string>& argv) {
+    if (argv.empty()) return Error::message("spawn_background: empty argv");
+    pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0) return Error(errno, "fork() for " + argv[0]);
+    if (pid == 0) {
+        int null_fd = ::open("/dev/null", O_RDWR);
+        if (null_fd >= 0) {
+            ::dup2(null_fd, 0);
+            ::dup2(null_fd, 1);
+            ::dup2(null_fd, 2);
+        }
+        ::syscall(SYS_close_range, 3U, ~0U, 0);
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
+        std::vector<char*> a;
+        for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+        a.push_back(nullptr);
+        const char* envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                              "LC_ALL=C", "HOME=/root", "TERM=dumb", nullptr};
+        ::execve(argv[0].c_str(), a.data(), const_cast<char* const*>(envp));
+        ::_exit(127);
+    }
+    return pid;
+}
+
+Result<std::string> run_in_child(const std::function<Result<std::string>()>& body, int timeout_ms) {
+    NSLAB_ASSIGN_OR_RETURN(auto fds, pipe2(O_CLOEXEC));
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        int err = errno;
+        ::close(fds.first);
+        ::close(fds.second);
+        return Error(err, "fork() for a scenario child");
+    }
+    if (pid == 0) {
+        ::close(fds.first);
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        // One record: "V" and the value, or "E", the errno, a newline and the error's description.
+        std::string out;
+        try {
+            auto r = body();
+            if (r.ok()) {
+                out = "V" + *r;
+            } else {
+                // The caller's Error describes errno again: send the description without it.
+                std::string what = r.error().describe();
+                int err = r.error().err();
+                if (err != 0) {
+                    const char* desc = strerrordesc_np(err);
+                    std::string suffix =
+                        ": " + errno_name(err) + " (" + (desc ? desc : "unknown error") + ")";
+                    if (what.size() >= suffix.size() &&
+                        what.compare(what.size() - suffix.size(), suffix.size(), suffix) == 0)
+                        what.resize(what.size() - suffix.size());
+                }
+                out = "E" + std::to_string(err) + "\n" + what;
+            }
+        } catch (const std::exception& e) {
+            out = std::string("E0\n") + e.what();
+        }
+        (void)write_all(fds.second, out);
+        ::_exit(0);
+    }
+    ::close(fds.second);
+    int rfd = fds.first;
+    std::string out;
+    bool timed_out = false;
+    struct timespec start {};
+    ::clock_gettime(CLOCK_MONOTONIC, &start);
+    char buf[4096];
+    for (;;) {
+        struct timespec now {};
+        ::clock_gettime(CLOCK_MONOTONIC, &now);
+        long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (elapsed >= timeout_ms) {
+            timed_out = true;
+            break;
+        }
+        struct pollfd p {
+            rfd, POLLIN, 0
+        };
+        int r = ::poll(&p, 1, static_cast<int>(timeout_ms - elapsed));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            timed_out = r == 0;
+            break;
+        }
+        ssize_t n = ::read(rfd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;  // EOF: the child has written everything
+        out.append(buf, static_cast<size_t>(n));
+    }
+    ::close(rfd);
+    if (timed_out) ::kill(pid, SIGKILL);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (timed_out)
+        return Error(ETIMEDOUT, "a scenario child (pid " + std::to_string(pid) +
+                                    ") did not finish within " + std::to_string(timeout_ms) +
+                                    " ms");
+    if (WIFSIGNALED(status))
+        return Error::message(
+            "a scenario child (pid " + std::to_string(pid) + ") was killed by " +
+            std::string(sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?"));
+    if (out.empty())
+        return Error::message("a scenario child (pid " + std::to_string(pid) +
+                              ") reported nothing");
+    if (out[0] == 'V') return out.substr(1);
+    size_t nl = out.find('\n');
+    int err = 0;
+    try {
+        err = std::stoi(out.substr(1, nl - 1));
+    } catch (const std::exception&) {
+        err = 0;
+    }
+    return Error(err, nl == std::string::npos ? out.substr(1) : out.substr(nl + 1));
+}
+
+}  // namespace nslab::sys

@@ -1,0 +1,44 @@
+// Wrappers for the PID-namespace experiments: fork, sessions, signal handlers, background
+// processes, and running a scenario in a throwaway child process. Like syscalls.hpp, each returns
+// Result<T> whose error spells out the call; this layer is the only code that reads errno.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "sys/result.hpp"
+
+namespace nslab::sys {
+
+// fork(2). Callers are single-threaded (the agent and the scenario children it forks).
+Result<pid_t> fork();
+pid_t getppid();
+Result<pid_t> getsid(pid_t pid);
+Result<pid_t> getpgid(pid_t pid);
+Result<pid_t> setsid();
+
+using SigInfoHandler = void (*)(int, siginfo_t*, void*);
+// sigaction(sig, {SA_SIGINFO, handler}).
+Status sigaction_info(int sig, SigInfoHandler handler);
+// sigprocmask(SIG_BLOCK or SIG_UNBLOCK, {sig}).
+Status block_signal(int sig, bool block);
+// One nanosleep(2) of ms milliseconds; an interrupting signal is reported as EINTR, not retried,
+// so that a caller waiting for a handler sees it run.
+Status sleep_ms(int ms);
+
+// Starts argv[0] (an absolute path) in the background: stdin, stdout and stderr on /dev/null,
+// every other fd closed, SIGKILL when the caller dies. Returns its pid; the caller reaps it.
+Result<pid_t> spawn_background(const std::vector<std::string>& argv);
+
+// Runs body in a forked child and returns its result, value or error (errno and description
+// travel back). The child never comes back to the caller's code: it _exits after body.
+// timeout_ms bounds the wait: on expiry the child is SIGKILLed and reaped and ETIMEDOUT is
+// returned. Scenarios that create namespaces, end a PID 1 or exhaust a namespace run here, never
+// in the caller itself.
+Result<std::string> run_in_child(const std::function<Result<std::string>()>& body, int timeout_ms);
+
+}  // namespace nslab::sys

@@ -1,8 +1,302 @@
-// time namespace ops: being written for the catalogue issue (issue 3).
+// Time namespace ops (time_namespaces(7)): CLOCK_MONOTONIC and CLOCK_BOOTTIME, and all that derives
+// from them (/proc/uptime, btime in /proc/stat, absolute timers), read with the offsets of the
+// reader's time namespace; CLOCK_REALTIME is the same everywhere. A time namespace's clocks can
+// only be read from inside it, so comparisons enter it with setns(2) in a throwaway child.
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
 #include "agent/registry.hpp"
+#include "core/namespace_kind.hpp"
+#include "sys/syscalls.hpp"
+#include "sys/time_calls.hpp"
+#include "sys/user_calls.hpp"
 
 namespace nslab::agent {
+namespace {
 
-void register_time_ops(Registry&) {}
+// The machine's initial time namespace (PROC_TIME_INIT_INO): never written to, even to be refused.
+constexpr ino_t kInitialTimeNsInode = 0xEFFFFFFAU;
+
+// /proc/PID of the process an op looks at: `pid`, else the `realm` argument's process (found by its
+// namespaces, see user.cpp), else the caller.
+sys::Result<std::string> proc_dir(const OpCall& c) {
+    if (c.args.contains("pid")) {
+        NSLAB_ASSIGN_OR_RETURN(long long pid, arg_int(c.args, "pid"));
+        return "/proc/" + std::to_string(pid);
+    }
+    if (c.args.contains("realm")) {
+        NSLAB_ASSIGN_OR_RETURN(RealmNamespaces ns, realm_namespaces(c, 0));
+        std::vector<std::pair<std::string, int>> kind_fds;
+        for (auto& k : core::namespace_kinds())
+            if (ns.of(k.ns) >= 0) kind_fds.emplace_back(std::string(k.name), ns.of(k.ns));
+        NSLAB_ASSIGN_OR_RETURN(pid_t pid, sys::find_process_in_namespaces(kind_fds));
+        return "/proc/" + std::to_string(pid);
+    }
+    return std::string("/proc/self");
+}
+
+// Lines of timens_offsets with their columns joined by one space: "monotonic 3600 0".
+json offset_lines(const std::string& text) {
+    json lines = json::array();
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream f(line);
+        std::string w, joined;
+        while (f >> w) joined += (joined.empty() ? "" : " ") + w;
+        if (!joined.empty()) lines.push_back(joined);
+    }
+    return lines;
+}
+
+struct NamedClock {
+    const char* name;
+    clockid_t id;
+};
+constexpr NamedClock kClocks[] = {
+    {"monotonic", CLOCK_MONOTONIC},
+    {"boottime", CLOCK_BOOTTIME},
+    {"realtime", CLOCK_REALTIME},
+    {"tai", CLOCK_TAI},
+    {"monotonic_coarse", CLOCK_MONOTONIC_COARSE},
+    {"monotonic_raw", CLOCK_MONOTONIC_RAW},
+};
+
+sys::Result<clockid_t> clock_named(const std::string& name) {
+    for (auto& c : kClocks)
+        if (name == c.name) return c.id;
+    return sys::Error::message(
+        "unknown clock '" + name +
+        "' (monotonic, boottime, realtime, tai, monotonic_coarse, monotonic_raw)");
+}
+
+double seconds_of(const struct timespec& ts) {
+    return static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9;
+}
+
+// A clock, or a file the kernel fills from one, in seconds, as the caller's time namespace sees it.
+sys::Result<double> read_source(const std::string& source) {
+    if (source == "uptime") {  // proc(5): seconds since boot, i.e. CLOCK_BOOTTIME
+        NSLAB_ASSIGN_OR_RETURN(std::string text, sys::read_file("/proc/uptime"));
+        return std::stod(text);
+    }
+    if (source == "btime") {  // proc(5): boot time in seconds since the Epoch, in /proc/stat
+        NSLAB_ASSIGN_OR_RETURN(std::string text, sys::read_file("/proc/stat"));
+        size_t at = text.find("\nbtime ");
+        if (at == std::string::npos) return sys::Error::message("no btime line in /proc/stat");
+        return std::stod(text.substr(at + 7));
+    }
+    NSLAB_ASSIGN_OR_RETURN(clockid_t id, clock_named(source));
+    NSLAB_ASSIGN_OR_RETURN(struct timespec ts, sys::clock_gettime(id));
+    return seconds_of(ts);
+}
+
+std::string seconds_text(double s) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.9f", s);
+    return buf;
+}
+
+// How far the realm's clock is ahead of the caller's: read here, enter the realm's time namespace
+// in a child and read there, read here again; the midpoint makes the fork's cost cancel out.
+sys::Result<json> clock_ahead_op(OpCall& c) {
+    NSLAB_ASSIGN_OR_RETURN(std::string source, arg_string(c.args, "clock"));
+    NSLAB_ASSIGN_OR_RETURN(RealmNamespaces target, realm_namespaces(c, 0));
+    int fd = target.of(core::Ns::time);
+    if (fd < 0) return sys::Error::message("this kernel has no time namespaces");
+    for (int attempt = 0;; ++attempt) {
+        NSLAB_ASSIGN_OR_RETURN(double before, read_source(source));
+        auto read_there = [&]() -> sys::Result<std::string> {
+            // time_namespaces(7): setns(2), unlike unshare(2), moves the caller itself.
+            NSLAB_TRY(sys::setns(fd, CLONE_NEWTIME));
+            NSLAB_ASSIGN_OR_RETURN(double there, read_source(source));
+            return seconds_text(there);
+        };
+        NSLAB_ASSIGN_OR_RETURN(std::string there_text, sys::in_child(read_there));
+        NSLAB_ASSIGN_OR_RETURN(double after, read_source(source));
+        if (after - before < 0.5 || attempt == 2)
+            return json(std::llround(std::stod(there_text) - (before + after) / 2));
+    }
+}
+
+sys::Result<ino_t> time_for_children_inode() {
+    NSLAB_ASSIGN_OR_RETURN(struct stat st, sys::stat_path("/proc/self/ns/time_for_children"));
+    return st.st_ino;
+}
+
+// time_namespaces(7): /proc/PID/timens_offsets belongs to PID's time_for_children namespace and may
+// be written only until a process enters it; the text is "<clock> <secs> <nanosecs>" lines.
+sys::Result<json> write_timens_offsets_op(OpCall& c) {
+    NSLAB_ASSIGN_OR_RETURN(std::string offsets, arg_string(c.args, "offsets"));
+    bool fresh = c.args.value("fresh", true);
+    bool after_fork = c.args.value("after_fork", false);
+    bool drop_caps = c.args.value("drop_caps", false);
+    auto nothing = []() -> sys::Result<std::string> { return std::string(); };
+    auto body = [&]() -> sys::Result<std::string> {
+        if (fresh) NSLAB_TRY(sys::unshare(CLONE_NEWTIME));
+        NSLAB_ASSIGN_OR_RETURN(ino_t ino, time_for_children_inode());
+        if (ino == kInitialTimeNsInode)
+            return sys::Error::message("refusing to write the machine's initial time namespace");
+        if (after_fork) NSLAB_TRY(sys::in_child(nothing));  // the child enters time_for_children
+        if (drop_caps) NSLAB_TRY(sys::drop_all_capabilities());
+        NSLAB_TRY(sys::write_file("/proc/self/timens_offsets", offsets));
+        return sys::read_file("/proc/self/timens_offsets");
+    };
+    NSLAB_ASSIGN_OR_RETURN(std::string back, sys::in_child(body));
+    // {"monotonic": "3600 0", "boottime": "0 0"}, so that steps can check ${w.monotonic}.
+    json by_clock = json::object();
+    for (auto& line : offset_lines(back)) {
+        std::string text = line.get<std::string>();
+        size_t space = text.find(' ');
+        if (space != std::string::npos) by_clock[text.substr(0, space)] = text.substr(space + 1);
+    }
+    return by_clock;
+}
+
+// The unsharer, a child it forks, and a program it execs without forking: which of them see the
+// offsets of the time namespace it unshared (time_namespaces(7): not the unsharer itself).
+sys::Result<json> unshare_time_shift_op(OpCall& c) {
+    NSLAB_ASSIGN_OR_RETURN(long long offset, arg_int(c.args, "boottime"));
+    NSLAB_ASSIGN_OR_RETURN(std::string seen_by, arg_string(c.args, "seen_by"));
+    std::string line = "boottime " + std::to_string(offset) + " 0";
+    auto enter_new = [&]() -> sys::Status {
+        NSLAB_TRY(sys::unshare(CLONE_NEWTIME));
+        return sys::write_file("/proc/self/timens_offsets", line);
+    };
+    NSLAB_ASSIGN_OR_RETURN(double before, read_source("boottime"));
+    std::string seen;
+    if (seen_by == "caller" || seen_by == "forked") {
+        bool fork_first = seen_by == "forked";
+        auto read_here = []() -> sys::Result<std::string> {
+            NSLAB_ASSIGN_OR_RETURN(double t, read_source("boottime"));
+            return seconds_text(t);
+        };
+        auto body = [&]() -> sys::Result<std::string> {
+            NSLAB_TRY(enter_new());
+            return fork_first ? sys::in_child(read_here) : read_here();
+        };
+        NSLAB_ASSIGN_OR_RETURN(seen, sys::in_child(body));
+    } else if (seen_by == "exec") {
+        NSLAB_ASSIGN_OR_RETURN(seen,
+                               sys::exec_capture(enter_new, "/bin/cat", {"cat", "/proc/uptime"}));
+    } else {
+        return sys::Error::message("seen_by must be caller, forked or exec, not '" + seen_by + "'");
+    }
+    return json(std::llround(std::stod(seen) - before));
+}
+
+sys::Result<json> sleep_until_op(OpCall& c) {
+    NSLAB_ASSIGN_OR_RETURN(std::string clock, arg_string(c.args, "clock"));
+    NSLAB_ASSIGN_OR_RETURN(clockid_t id, clock_named(clock));
+    long long ms = arg_int_opt(c.args, "ms").value_or(100);
+    std::string method = arg_string_opt(c.args, "method").value_or("clock_nanosleep");
+    if (ms < 0 || ms > 2000) return sys::Error::message("sleep_until: ms must be 0 to 2000");
+    NSLAB_ASSIGN_OR_RETURN(struct timespec start, sys::clock_gettime(CLOCK_MONOTONIC));
+    NSLAB_ASSIGN_OR_RETURN(struct timespec at, sys::clock_gettime(id));
+    at.tv_sec += ms / 1000;
+    at.tv_nsec += (ms % 1000) * 1000000;
+    if (at.tv_nsec >= 1000000000) at.tv_sec += 1, at.tv_nsec -= 1000000000;
+    if (method == "clock_nanosleep") {
+        NSLAB_TRY(sys::clock_nanosleep_abs(id, at));
+    } else if (method == "timerfd") {
+        NSLAB_ASSIGN_OR_RETURN(int tfd, sys::timerfd_create(id));
+        core::UniqueFd timer(tfd);
+        NSLAB_TRY(sys::timerfd_settime_abs(timer.get(), at));
+        NSLAB_ASSIGN_OR_RETURN(bool fired, sys::poll_readable(timer.get(), 5000));
+        if (!fired)
+            return sys::Error::message("the timerfd set " + std::to_string(ms) +
+                                       " ms ahead did not fire within 5 s");
+        unsigned long long expirations = 0;
+        NSLAB_TRY(sys::read(timer.get(), &expirations, sizeof expirations));
+    } else {
+        return sys::Error::message("method must be clock_nanosleep or timerfd, not '" + method +
+                                   "'");
+    }
+    NSLAB_ASSIGN_OR_RETURN(struct timespec end, sys::clock_gettime(CLOCK_MONOTONIC));
+    return json{{"elapsed_ms", std::llround((seconds_of(end) - seconds_of(start)) * 1000)}};
+}
+
+}  // namespace
+
+void register_time_ops(Registry& r) {
+    r.add(
+        {.name = "clock_ahead",
+         .kind = OpKind::probe,
+         .ns = "time",
+         .doc =
+             "By how many seconds (rounded) a realm's clock is ahead of the caller's: a throwaway "
+             "child enters the realm's time namespace (setns) to read it. Clocks: monotonic, "
+             "boottime, realtime, tai, monotonic_coarse, monotonic_raw; also uptime "
+             "(/proc/uptime) and btime (/proc/stat).",
+         .lab = "uptime",
+         .args = {{"realm", ArgType::realm, true,
+                   "the realm (or host) whose clock to compare with the caller's"},
+                  {"clock", ArgType::string, true,
+                   "which clock or file, e.g. monotonic or uptime"}},
+         .handler = clock_ahead_op});
+    r.add({.name = "timens_offsets",
+           .kind = OpKind::probe,
+           .ns = "time",
+           .doc =
+               "The lines of /proc/PID/timens_offsets (caller by default), columns joined by one "
+               "space: the offsets of that process's time_for_children namespace.",
+           .lab = "cat /proc/self/timens_offsets",
+           .args = {{"realm", ArgType::realm, false,
+                     "look at that realm's process instead of the caller"},
+                    {"pid", ArgType::integer, false,
+                     "look at this pid of the caller's PID namespace"}},
+           .handler = [](OpCall& c) -> sys::Result<json> {
+               NSLAB_ASSIGN_OR_RETURN(std::string dir, proc_dir(c));
+               NSLAB_ASSIGN_OR_RETURN(std::string text, sys::read_file(dir + "/timens_offsets"));
+               return offset_lines(text);
+           }});
+    r.add(
+        {.name = "unshare_time_shift",
+         .kind = OpKind::probe,
+         .ns = "time",
+         .doc =
+             "A throwaway child unshares a time namespace and writes a boottime offset; returns "
+             "how many seconds CLOCK_BOOTTIME moved for the unsharer itself (caller), for a child "
+             "it forks (forked) or for a program it execs without forking (exec, /proc/uptime).",
+         .lab = "unshare --time --boottime N cat /proc/uptime",
+         .args = {{"boottime", ArgType::integer, true, "the boottime offset to write, in seconds"},
+                  {"seen_by", ArgType::string, true, "caller, forked or exec"}},
+         .handler = unshare_time_shift_op});
+    r.add(
+        {.name = "write_timens_offsets",
+         .kind = OpKind::action,
+         .ns = "time",
+         .doc =
+             "Writes raw text to /proc/self/timens_offsets from a throwaway child, by default of a "
+             "time namespace it has just unshared; returns the offsets read back, by clock "
+             "({monotonic: \"3600 0\", boottime: \"0 0\"}).",
+         .lab = "echo 'monotonic 3600 0' > /proc/self/timens_offsets",
+         .args = {{"offsets", ArgType::string, true,
+                   "the text, e.g. \"monotonic 3600 0\" or \"1 3600 0\""},
+                  {"fresh", ArgType::boolean, false,
+                   "unshare(CLONE_NEWTIME) first (default true); false writes the caller's own "
+                   "namespace"},
+                  {"after_fork", ArgType::boolean, false,
+                   "let a forked child enter the namespace first"},
+                  {"drop_caps", ArgType::boolean, false, "drop every capability before writing"}},
+         .handler = write_timens_offsets_op});
+    r.add({.name = "sleep_until",
+           .kind = OpKind::action,
+           .ns = "time",
+           .doc = "Sleeps until a clock reads `ms` ms more than now, with an absolute deadline "
+                  "(clock_nanosleep TIMER_ABSTIME, or a timerfd with TFD_TIMER_ABSTIME); returns "
+                  "{elapsed_ms} as CLOCK_MONOTONIC measured it.",
+           .lab = "",
+           .args = {{"clock", ArgType::string, true, "monotonic, boottime or realtime"},
+                    {"ms", ArgType::integer, false, "how far ahead, 0 to 2000 ms (default 100)"},
+                    {"method", ArgType::string, false, "clock_nanosleep (default) or timerfd"}},
+           .handler = sleep_until_op});
+}
 
 }  // namespace nslab::agent

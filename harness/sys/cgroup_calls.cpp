@@ -1,0 +1,32 @@
+#include "sys/cgroup_calls.hpp"
+
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace nslab::sys {
+
+Status cgroup_mkdir(const std::string& path, mode_t mode) {
+    if (::mkdir(path.c_str(), mode) < 0) return Error(errno, "mkdir(" + path + ")");
+    return {};
+}
+
+Status cgroup_rmdir(const std::string& path) {
+    if (::rmdir(path.c_str()) < 0) return Error(errno, "rmdir(" + path + ")");
+    return {};
+}
+
+Status flock_fd(int fd, int operation) {
+    int r;
+    while ((r = ::flock(fd, operation)) < 0 && errno == EINTR) {
+    }
+    if (r < 0) {
+        const char* op = (operation & LOCK_EX)   ? "LOCK_EX"
+                         : (operation & LOCK_SH) ? "LOCK_SH"
+                                                 : "LOCK_UN";
+        return Error(errno, "flock(fd=" + std::to_string(fd) + ", " + op + ")");
+    }
+    return {};
+}
+
+}  // namespace nslab::sys

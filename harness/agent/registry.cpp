@@ -1,5 +1,7 @@
 #include "agent/registry.hpp"
 
+#include <stdexcept>
+
 namespace nslab::agent {
 
 std::string arg_type_name(ArgType t) {
@@ -16,11 +18,15 @@ std::string arg_type_name(ArgType t) {
 
 void Registry::add(OpSpec spec) {
     std::string name = spec.name;
-    ops_.emplace(std::move(name), std::move(spec));
+    // Two kinds registering one name is a programming error: fail loudly at start-up, in every
+    // binary and test, rather than let the second op vanish.
+    if (!ops_.emplace(name, std::move(spec)).second) throw std::logic_error("op '" + name + "' is registered twice");
 }
 
 void Registry::add_visibility(std::string object_kind, VisibilityCheck check) {
-    visibility_.emplace(std::move(object_kind), std::move(check));
+    std::string kind = object_kind;
+    if (!visibility_.emplace(std::move(object_kind), std::move(check)).second)
+        throw std::logic_error("visibility rule for '" + kind + "' is registered twice");
 }
 
 const OpSpec* Registry::find(const std::string& name) const {

@@ -64,6 +64,29 @@ std::string node_kind(const YAML::Node& n) {
 
 bool plain(const YAML::Node& n) { return n.IsScalar() && n.Tag() != "!"; }
 
+size_t edit_distance(const std::string& a, const std::string& b) {
+    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+        cur[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j)
+            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+        std::swap(prev, cur);
+    }
+    return prev[b.size()];
+}
+
+// " (did you mean 'sethostname'?)" when one candidate is close, else "".
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
+    std::string best;
+    size_t best_d = std::max<size_t>(2, word.size() / 3) + 1;
+    for (auto& c : candidates) {
+        size_t d = edit_distance(word, c);
+        if (d < best_d) best_d = d, best = c;
+    }
+    return best.empty() ? "" : " (did you mean '" + best + "'?)";
+}
+
 std::vector<std::string> realm_names(const Experiment& e) {
     std::vector<std::string> names;
     for (auto& r : e.realms) names.push_back(r.name);
@@ -190,7 +213,7 @@ private:
                 continue;
             }
             if (!on_key(k, key, it->second))
-                error(key, "unknown key '" + k + "' in " + what +
+                error(key, "unknown key '" + k + "' in " + what + did_you_mean(k, expected_keys) +
                                (expected_keys.empty() ? "" : " (expected one of: " + join(expected_keys) + ")"));
         }
         return true;
@@ -677,9 +700,10 @@ std::optional<Step> FileLoader::step(const YAML::Node& n, const Experiment& e, s
                 if (op.kind == agent::OpKind::action && !op.internal && name != "run") actions.push_back(name);
             if (spec && spec->kind == agent::OpKind::probe && !spec->internal)
                 error(own["do"], "'" + *op_name + "' is a probe, not an action: check it in 'expect' as { probe: " + *op_name +
-                                     ", ... } (actions: " + join(actions) + ")");
+                                     ", ... }");
             else
-                error(own["do"], "unknown action '" + *op_name + "' (actions: " + join(actions) + ")");
+                error(own["do"], "unknown action '" + *op_name + "'" + did_you_mean(*op_name, actions) +
+                                     "; `nslab list --actions` lists them");
             return std::nullopt;
         }
         if (*op_name == "run") {
@@ -856,9 +880,10 @@ std::optional<Expectation> FileLoader::expectation(const YAML::Node& n, const Ex
                 if (op.kind == agent::OpKind::probe && !op.internal) probes.push_back(pname);
             if (spec && spec->kind == agent::OpKind::action && !spec->internal)
                 error(n["probe"], "'" + *name + "' is an action, not a probe: do it in 'steps' as { in: REALM, do: " + *name +
-                                      ", ... } (probes: " + join(probes) + ")");
+                                      ", ... }");
             else
-                error(n["probe"], "unknown probe '" + *name + "' (probes: " + join(probes) + ")");
+                error(n["probe"], "unknown probe '" + *name + "'" + did_you_mean(*name, probes) +
+                                      "; `nslab list --probes` lists them");
             return std::nullopt;
         }
         x.op = *name;

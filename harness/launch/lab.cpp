@@ -61,12 +61,17 @@ sys::Result<Lab> start_lab(const LabOptions& options, agent::Deadline deadline) 
         // PR_SET_PDEATHSIG fires when the creating *thread* exits: the lab must not outlive the
         // runner thread that owns it.
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        ::dup2(their_fd, 3);  // dup2 clears FD_CLOEXEC on the copy
+        // Drop every fd inherited from the runner's other threads before waiting on anything: a
+        // copied fd keeps its open file description — and any flock on it — alive until exec.
+        int sync_copy = ::fcntl(sync_fd, F_DUPFD, 10);  // out of the way of fds 3 and 4
+        ::dup2(their_fd, 3);                            // dup2 clears FD_CLOEXEC on the copy
+        ::dup2(sync_copy, 4);
+        ::syscall(SYS_close_range, 5U, ~0U, 0);
         if (options.user_namespace) {
             char go;
-            if (::read(sync_fd, &go, 1) != 1) ::_exit(126);  // the runner could not map our ids
+            if (::read(4, &go, 1) != 1) ::_exit(126);  // the runner could not map our ids
         }
-        ::syscall(SYS_close_range, 4U, ~0U, 0);
+        ::close(4);
         // execve keeps the signal mask: the runner blocks SIGINT/SIGTERM for its signal thread,
         // and the lab's processes must start with none blocked.
         sigset_t none;

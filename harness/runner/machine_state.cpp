@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 
+#include "runner/cgroup_cleanup.hpp"
 #include "sys/syscalls.hpp"
 
 namespace nslab::runner {
@@ -122,6 +123,7 @@ MachineState snapshot_machine() {
     s.posix = posix_objects();
     s.links = links();
     s.processes = sorted(descendants());
+    s.cgroups = sorted(own_child_cgroups());
     return s;
 }
 
@@ -134,6 +136,7 @@ std::vector<std::string> describe_leaks(const MachineState& before, const Machin
     diff(out, "System V IPC object", before.sysv, after.sysv);
     diff(out, "POSIX IPC object", before.posix, after.posix);
     diff(out, "network link", before.links, after.links);
+    diff(out, "cgroup", before.cgroups, after.cgroups);
     for (auto& p : after.processes)
         if (!std::binary_search(before.processes.begin(), before.processes.end(), p)) out.push_back("process left: " + p);
     return out;

@@ -1,6 +1,6 @@
 // What a run could leave behind on the machine, snapshotted before and after (`--check-leaks`):
 // hostname and domain name, the mount table of the runner's mount namespace, System V and POSIX
-// IPC objects, network links, and processes below the runner.
+// IPC objects, network links, processes below the runner, and cgroups below the runner's cgroup.
 #pragma once
 
 #include <string>
@@ -15,6 +15,7 @@ struct MachineState {
     std::vector<std::string> posix;      // "/dev/shm/NAME", "/dev/mqueue/NAME"
     std::vector<std::string> links;      // interface names
     std::vector<std::string> processes;  // "pid comm" of every descendant of this process
+    std::vector<std::string> cgroups;    // child cgroups of this process's own cgroup (v2)
     bool operator==(const MachineState&) const = default;
 };
 

@@ -14,6 +14,7 @@
 #include "agent/registry.hpp"
 #include "launch/lab.hpp"
 #include "launch/launcher.hpp"
+#include "runner/cgroup_cleanup.hpp"
 #include "runner/interrupt.hpp"
 #include "runner/requirements.hpp"
 #include "runner/topology.hpp"
@@ -308,6 +309,8 @@ ExperimentResult run_experiment(const Experiment& e, const RunOptions& options) 
         r.outcome = Outcome::broken;
         r.reason = std::string("harness error: ") + ex.what();
     }
+    // The lab is gone; a cgroup it made is not (cgroups belong to no namespace).
+    remove_dead_lab_cgroups();
     if (int sig = stop_signal(); sig && r.outcome != Outcome::pass && r.outcome != Outcome::skip) {
         // The lab was killed under it: say why rather than "the agent exited".
         r.outcome = Outcome::broken;

@@ -15,6 +15,7 @@
 #include "core/namespace_kind.hpp"
 #include "sys/syscalls.hpp"
 #include "sys/time_calls.hpp"
+#include "sys/pid_calls.hpp"
 #include "sys/user_calls.hpp"
 
 namespace nslab::agent {
@@ -118,7 +119,7 @@ sys::Result<json> clock_ahead_op(OpCall& c) {
             NSLAB_ASSIGN_OR_RETURN(double there, read_source(source));
             return seconds_text(there);
         };
-        NSLAB_ASSIGN_OR_RETURN(std::string there_text, sys::in_child(read_there));
+        NSLAB_ASSIGN_OR_RETURN(std::string there_text, sys::run_in_child(read_there));
         NSLAB_ASSIGN_OR_RETURN(double after, read_source(source));
         if (after - before < 0.5 || attempt == 2)
             return json(std::llround(std::stod(there_text) - (before + after) / 2));
@@ -143,12 +144,12 @@ sys::Result<json> write_timens_offsets_op(OpCall& c) {
         NSLAB_ASSIGN_OR_RETURN(ino_t ino, time_for_children_inode());
         if (ino == kInitialTimeNsInode)
             return sys::Error::message("refusing to write the machine's initial time namespace");
-        if (after_fork) NSLAB_TRY(sys::in_child(nothing));  // the child enters time_for_children
+        if (after_fork) NSLAB_TRY(sys::run_in_child(nothing));  // the child enters time_for_children
         if (drop_caps) NSLAB_TRY(sys::drop_all_capabilities());
         NSLAB_TRY(sys::write_file("/proc/self/timens_offsets", offsets));
         return sys::read_file("/proc/self/timens_offsets");
     };
-    NSLAB_ASSIGN_OR_RETURN(std::string back, sys::in_child(body));
+    NSLAB_ASSIGN_OR_RETURN(std::string back, sys::run_in_child(body));
     // {"monotonic": "3600 0", "boottime": "0 0"}, so that steps can check ${w.monotonic}.
     json by_clock = json::object();
     for (auto& line : offset_lines(back)) {
@@ -179,9 +180,9 @@ sys::Result<json> unshare_time_shift_op(OpCall& c) {
         };
         auto body = [&]() -> sys::Result<std::string> {
             NSLAB_TRY(enter_new());
-            return fork_first ? sys::in_child(read_here) : read_here();
+            return fork_first ? sys::run_in_child(read_here) : read_here();
         };
-        NSLAB_ASSIGN_OR_RETURN(seen, sys::in_child(body));
+        NSLAB_ASSIGN_OR_RETURN(seen, sys::run_in_child(body));
     } else if (seen_by == "exec") {
         NSLAB_ASSIGN_OR_RETURN(seen,
                                sys::exec_capture(enter_new, "/bin/cat", {"cat", "/proc/uptime"}));

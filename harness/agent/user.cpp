@@ -1,7 +1,7 @@
 // User namespace ops (user_namespaces(7)): user and group ids, and capabilities, belong to a user
 // namespace; the kernel keeps one global id per process and file and translates it through the
 // uid_map/gid_map chain into the namespace of whoever looks (unmapped ids read as the overflow id).
-// Anything that changes ids, capabilities or namespaces runs in a throwaway child (sys::in_child),
+// Anything that changes ids, capabilities or namespaces runs in a throwaway child (sys::run_in_child),
 // except `become` and `write_id_map` without pid/realm, whose point is to change the realm itself.
 #include <fcntl.h>
 #include <sched.h>
@@ -13,6 +13,7 @@
 #include "agent/registry.hpp"
 #include "core/namespace_kind.hpp"
 #include "sys/syscalls.hpp"
+#include "sys/pid_calls.hpp"
 #include "sys/user_calls.hpp"
 
 namespace nslab::agent {
@@ -142,7 +143,7 @@ sys::Result<json> create_file_op(OpCall& c) {
         NSLAB_ASSIGN_OR_RETURN(struct stat st, sys::fstat(fd));
         return owner_text(st);
     };
-    NSLAB_ASSIGN_OR_RETURN(std::string owner, sys::in_child(body));
+    NSLAB_ASSIGN_OR_RETURN(std::string owner, sys::run_in_child(body));
     return json{{"path", path}, {"owner", owner}};
 }
 
@@ -154,7 +155,7 @@ sys::Result<json> open_for_writing_op(OpCall& c) {
         core::UniqueFd file(fd);
         return std::string();
     };
-    NSLAB_TRY(sys::in_child(body));
+    NSLAB_TRY(sys::run_in_child(body));
     return json(path);
 }
 
@@ -185,7 +186,7 @@ sys::Result<json> userns_nest_op(OpCall& c) {
                 "nested user namespace #" + std::to_string(i) + " of " + std::to_string(levels)));
         return std::string();
     };
-    NSLAB_TRY(sys::in_child(body));
+    NSLAB_TRY(sys::run_in_child(body));
     return json(levels);
 }
 
@@ -201,7 +202,7 @@ sys::Result<json> userns_nesting_room_op(OpCall&) {
         }
         return sys::Error::message("more than 64 nested user namespaces");
     };
-    NSLAB_ASSIGN_OR_RETURN(std::string count, sys::in_child(body));
+    NSLAB_ASSIGN_OR_RETURN(std::string count, sys::run_in_child(body));
     return json(std::stoll(count));
 }
 
@@ -239,7 +240,7 @@ sys::Result<json> setns_in_child_op(OpCall& c) {
         }
         return std::string();
     };
-    NSLAB_TRY(sys::in_child(body));
+    NSLAB_TRY(sys::run_in_child(body));
     return json(kinds);
 }
 
@@ -450,7 +451,7 @@ void register_user_ops(Registry& r) {
                    NSLAB_TRY(sys::setgroups_clear());
                    return std::string();
                };
-               NSLAB_TRY(sys::in_child(body));
+               NSLAB_TRY(sys::run_in_child(body));
                return json::array();
            }});
     r.add(

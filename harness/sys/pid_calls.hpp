@@ -39,6 +39,6 @@ Result<pid_t> spawn_background(const std::vector<std::string>& argv);
 // timeout_ms bounds the wait: on expiry the child is SIGKILLed and reaped and ETIMEDOUT is
 // returned. Scenarios that create namespaces, end a PID 1 or exhaust a namespace run here, never
 // in the caller itself.
-Result<std::string> run_in_child(const std::function<Result<std::string>()>& body, int timeout_ms);
+Result<std::string> run_in_child(const std::function<Result<std::string>()>& body, int timeout_ms = 5000);
 
 }  // namespace nslab::sys

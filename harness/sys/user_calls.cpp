@@ -88,35 +88,6 @@ Result<int> reap(pid_t pid) {
 
 }  // namespace
 
-Result<std::string> in_child(const std::function<Result<std::string>()>& body) {
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC) < 0) return last_error("pipe2()");
-    // The agent is single-threaded, so the child may run ordinary code after fork().
-    pid_t pid = ::fork();
-    if (pid < 0) {
-        Error e = last_error("fork()");
-        ::close(p[0]);
-        ::close(p[1]);
-        return e;
-    }
-    if (pid == 0) {
-        ::close(p[0]);
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        auto r = body();
-        write_to_end(p[1], r.ok() ? "O" + *r : encode_error(r.error()));
-        ::_exit(0);
-    }
-    ::close(p[1]);
-    std::string msg = read_to_end(p[0]);
-    ::close(p[0]);
-    NSLAB_ASSIGN_OR_RETURN(int status, reap(pid));
-    if (msg.empty())
-        return Error::message("a throwaway child " + describe_status(status) +
-                              " before it answered");
-    if (msg[0] == 'O') return msg.substr(1);
-    return decode_error(msg);
-}
-
 Result<std::string> exec_capture(const std::function<Status()>& before_exec,
                                  const std::string& path, const std::vector<std::string>& argv) {
     int out[2], err[2];

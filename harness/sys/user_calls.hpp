@@ -15,11 +15,6 @@
 
 namespace nslab::sys {
 
-// Runs body in a forked child of this single-threaded process and hands back what it returned
-// (its value, or its error with errno and call). Whatever the child changes (ids, capabilities,
-// namespaces) dies with it; it gets SIGKILL if the caller dies first.
-Result<std::string> in_child(const std::function<Result<std::string>()>& body);
-
 // Forks a child that runs before_exec() and then execve(path, argv) with stdout on a pipe; returns
 // what the program printed once it exits, or the error of before_exec/execve, or a message naming
 // the exit status when the program failed.

@@ -644,23 +644,18 @@ std::optional<Step> FileLoader::step(const YAML::Node& n, const Experiment& e, s
     // First pass: the step's own keys, to know the op whose arguments the other keys are.
     std::map<std::string, YAML::Node> own, own_keys;
     std::vector<std::pair<YAML::Node, YAML::Node>> rest;
-    std::set<std::string> seen;
-    for (auto it = n.begin(); it != n.end(); ++it) {
-        if (!it->first.IsScalar()) {
-            error(it->first, "a key in " + what + " must be a plain word, not " + node_kind(it->first));
-            continue;
-        }
-        std::string k = it->first.Scalar();
-        if (!seen.insert(k).second) {
-            error(it->first, "duplicate key '" + k + "' in " + what);
-            continue;
-        }
-        if (k == "in" || k == "do" || k == "run" || k == "as" || k == "expect_error" || k == "exit") {
-            own.emplace(k, it->second);
-            own_keys.emplace(k, it->first);
-        }
-        else rest.emplace_back(it->first, it->second);
-    }
+    walk_map(
+        n, what,
+        [&](const std::string& k, const YAML::Node& key, const YAML::Node& value) {
+            if (k == "in" || k == "do" || k == "run" || k == "as" || k == "expect_error" || k == "exit") {
+                own.emplace(k, value);
+                own_keys.emplace(k, key);
+            } else {
+                rest.emplace_back(key, value);  // the op's arguments, checked once the op is known
+            }
+            return true;
+        },
+        {});
     auto in = own.find("in");
     if (in == own.end()) {
         error(n, what + " has no 'in' (the realm it runs in, or host)");
@@ -906,51 +901,45 @@ std::optional<Expectation> FileLoader::expectation(const YAML::Node& n, const Ex
         check_references(n["run"], *cmd, aliases);
         x.args["command"] = *cmd;
     }
-    std::set<std::string> seen;
     std::set<std::string> given_args;
-    for (auto it = n.begin(); it != n.end(); ++it) {
-        if (!it->first.IsScalar()) {
-            error(it->first, "a key in " + what + " must be a plain word, not " + node_kind(it->first));
-            continue;
-        }
-        std::string k = it->first.Scalar();
-        if (!seen.insert(k).second) {
-            error(it->first, "duplicate key '" + k + "' in " + what);
-            continue;
-        }
-        if (k == "probe" || k == "see" || k == "run") continue;
-        if (k == "why") {
-            if (auto t = text(it->second, "'why' of " + what)) x.why = *t;
-            continue;
-        }
-        if (is_vantage(e, k)) {
-            if (auto m = matcher(it->second, x.form == Expectation::Form::see, "the " + k + " cell of " + what)) {
-                if (m->value.is_string()) check_references(it->second, m->value.get<std::string>(), aliases);
-                x.cells.emplace_back(k, std::move(*m));
+    walk_map(
+        n, what,
+        [&](const std::string& k, const YAML::Node& key, const YAML::Node& value) {
+            if (k == "probe" || k == "see" || k == "run") return true;
+            if (k == "why") {
+                if (auto t = text(value, "'why' of " + what)) x.why = *t;
+                return true;
             }
-            continue;
-        }
-        if (spec) {
-            auto arg = std::find_if(spec->args.begin(), spec->args.end(), [&](const agent::ArgSpec& a) { return a.name == k; });
-            if (arg != spec->args.end()) {
-                if (op_arg(*arg, it->second, e, x.args, "probe " + x.op)) given_args.insert(k);
-                continue;
+            if (is_vantage(e, k)) {
+                if (auto m = matcher(value, x.form == Expectation::Form::see, "the " + k + " cell of " + what)) {
+                    if (m->value.is_string()) check_references(value, m->value.get<std::string>(), aliases);
+                    x.cells.emplace_back(k, std::move(*m));
+                }
+                return true;
             }
-        }
-        std::vector<std::string> vantages = e.vantages();
-        std::string columns = join(vantages);
-        std::string args_text;
-        if (spec && !spec->args.empty()) {
-            std::vector<std::string> arg_names;
-            for (auto& a : spec->args) arg_names.push_back(a.name);
-            args_text = ", an argument of probe " + x.op + " (" + join(arg_names) + ")";
-        }
-        std::string hint = (!is_realm_name(k) && k.size() <= 2 && is_realm_name(std::string(1, static_cast<char>(std::toupper(static_cast<unsigned char>(k[0]))))))
-                               ? "; realm names are uppercase"
-                               : "";
-        error(it->first, "'" + k + "' in " + what + " is not a column of this experiment (" + columns + ")" + args_text +
-                             ", nor 'why'" + hint);
-    }
+            if (spec) {
+                auto arg = std::find_if(spec->args.begin(), spec->args.end(), [&](const agent::ArgSpec& a) { return a.name == k; });
+                if (arg != spec->args.end()) {
+                    if (op_arg(*arg, value, e, x.args, "probe " + x.op)) given_args.insert(k);
+                    return true;
+                }
+            }
+            std::vector<std::string> vantages = e.vantages();
+            std::string columns = join(vantages);
+            std::string args_text;
+            if (spec && !spec->args.empty()) {
+                std::vector<std::string> arg_names;
+                for (auto& a : spec->args) arg_names.push_back(a.name);
+                args_text = ", an argument of probe " + x.op + " (" + join(arg_names) + ")";
+            }
+            std::string hint = (!is_realm_name(k) && k.size() <= 2 && is_realm_name(std::string(1, static_cast<char>(std::toupper(static_cast<unsigned char>(k[0]))))))
+                                   ? "; realm names are uppercase"
+                                   : "";
+            error(key, "'" + k + "' in " + what + " is not a column of this experiment (" + columns + ")" + args_text +
+                                 ", nor 'why'" + hint);
+            return true;
+        },
+        {});
     if (spec)
         for (auto& a : spec->args)
             if (a.required && !given_args.count(a.name) && errors_.size() == before)

@@ -58,7 +58,15 @@ int clone_flags_of(unsigned mask) {
 }
 
 bool kernel_has(Ns ns) {
-    return ::access(("/proc/self/ns/" + std::string(kind_of(ns).name)).c_str(), F_OK) == 0;
+    // The kernel's set of namespace kinds cannot change while we run: ask once per process (a
+    // forked realm inherits the answer) instead of on every hello.
+    static const std::array<bool, kNsCount> has = [] {
+        std::array<bool, kNsCount> a{};
+        for (auto& k : kKinds)
+            a[static_cast<size_t>(k.ns)] = ::access(("/proc/self/ns/" + std::string(k.name)).c_str(), F_OK) == 0;
+        return a;
+    }();
+    return has[static_cast<size_t>(ns)];
 }
 
 std::string NsId::str() const { return "[" + std::to_string(ino) + "]"; }

@@ -144,7 +144,9 @@ void wait_until_started(pid_t pid, const std::string& marker) {
         if (line.rfind("Pid:", 0) == 0) proc_pid = line.substr(line.find_first_not_of(" \t", 4));
     if (proc_pid.empty() || proc_pid == "-1" || proc_pid == "0") return;
     std::string dir = "/proc/" + proc_pid;
-    for (int waited = 0; waited < 1000; ++waited) {
+    // Up to 5 s: on a loaded machine the shell may take more than a second to exec and fork, and
+    // returning early made `see` rows read "hidden" for a process that had not started yet.
+    for (int waited = 0; waited < 5000; ++waited) {
         std::string own = cmdline_of(dir);
         if (own.empty()) return;  // exited already, or a zombie
         if (own.find(marker) != std::string::npos) {

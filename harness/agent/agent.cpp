@@ -142,6 +142,15 @@ int agent_main(int argc, char** argv) {
         std::fprintf(stderr, "nslab-agent: fd %d is not open\n", fd);
         return 2;
     }
+    // An agent started by a launcher inherits whatever the launcher held open (nsenter's namespace
+    // fds, a student's pipes); they would keep namespaces alive and are not ours: keep stdio and
+    // the socket (moved to fd 3) only.
+    if (fd != 3) {
+        if (!sys::dup2(fd, 3).ok()) return 2;
+        ::close(fd);
+        fd = 3;
+    }
+    (void)sys::close_range_from(4);
     (void)sys::set_cloexec(fd, true);
     ::signal(SIGPIPE, SIG_IGN);
     if (lab) {

@@ -45,12 +45,16 @@ public:
     sys::Result<Reply> call(const std::string& op, const json& args, Deadline deadline,
                             std::span<const int> fds = {});
     const std::string& label() const { return label_; }
+    // Hellos that came after the first one: another agent shares this socket (a launcher that
+    // started the agent twice). call() skips them; this reads any that are already waiting.
+    int extra_hellos();
     bool connected() const { return sock_.valid(); }
     void close() { sock_.reset(); }
 
 private:
     core::UniqueFd sock_;
     std::string label_;
+    int extra_hellos_ = 0;
 };
 
 int remaining_ms(Deadline deadline);

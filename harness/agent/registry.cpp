@@ -59,6 +59,7 @@ const Registry& registry() {
         register_cgroup_ops(reg);
         register_nsfs_ops(reg);
         register_realm_ops(reg);
+        register_launch_ops(reg);
         return reg;
     }();
     return r;

@@ -99,5 +99,6 @@ void register_net_ops(Registry& r);
 void register_cgroup_ops(Registry& r);
 void register_nsfs_ops(Registry& r);
 void register_realm_ops(Registry& r);
+void register_launch_ops(Registry& r);
 
 }  // namespace nslab::agent

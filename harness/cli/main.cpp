@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "agent/agent.hpp"
@@ -48,7 +49,49 @@ struct RunArgs {
     bool quiet_pass = false;
     bool user_lab = false;
     bool check_leaks = false;
+    std::string launcher;                   // builtin | unshare | bwrap | nsenter | command
+    std::string launcher_command;           // the template: a JSON array, or words split at spaces
+    std::vector<std::string> launcher_creates;
+    bool launcher_mounts_proc = false;
+    bool launcher_socket = false;
 };
+
+// The --launcher options as a launcher configuration; nullopt when every realm keeps its own.
+std::optional<launch::LauncherConfig> launcher_config(const RunArgs& a, std::string& error) {
+    if (a.launcher.empty()) {
+        if (!a.launcher_command.empty()) error = "--launcher-command needs --launcher command";
+        return std::nullopt;
+    }
+    launch::LauncherConfig c{.kind = a.launcher, .mounts_proc = a.launcher_mounts_proc, .connect_by_socket = a.launcher_socket};
+    if (!a.launcher_command.empty() && a.launcher_command.front() == '[') {
+        auto words = nlohmann::json::parse(a.launcher_command, nullptr, false);
+        if (!words.is_array()) {
+            error = "--launcher-command: not a JSON array of strings: " + a.launcher_command;
+            return std::nullopt;
+        }
+        for (auto& w : words) {
+            if (!w.is_string()) {
+                error = "--launcher-command: not a JSON array of strings: " + a.launcher_command;
+                return std::nullopt;
+            }
+            c.command.push_back(w.get<std::string>());
+        }
+    } else {
+        std::istringstream in(a.launcher_command);
+        for (std::string w; in >> w;) c.command.push_back(w);
+    }
+    for (auto& k : a.launcher_creates) {
+        auto ns = core::ns_from_name(k);
+        if (!ns) {
+            error = "--launcher-creates: unknown namespace kind '" + k + "'";
+            return std::nullopt;
+        }
+        c.creates |= core::ns_bit(*ns);
+    }
+    auto made = launch::make_launcher(c);  // checks the kind and the template now, not per experiment
+    if (!made.ok()) error = made.error().describe();
+    return c;
+}
 
 // SIGINT/SIGTERM are taken by a thread of their own (blocked everywhere else): the first stops the
 // run cleanly — live labs killed, the report still written — and a second one exits at once.
@@ -81,6 +124,12 @@ int run_command(const RunArgs& a) {
         std::cerr << "nslab: no experiment matches" << (a.filter.empty() ? "" : " --filter '" + a.filter + "'") << "\n";
         return kExitBadInput;
     }
+    std::string launcher_error;
+    auto launcher = launcher_config(a, launcher_error);
+    if (!launcher_error.empty()) {
+        std::cerr << "nslab: " << launcher_error << "\n";
+        return kExitBadInput;
+    }
     start_signal_thread();
     runner::MachineState before;
     if (a.check_leaks) {
@@ -92,6 +141,7 @@ int run_command(const RunArgs& a) {
     options.jobs = a.jobs;
     if (a.timeout > 0) options.timeout_s = a.timeout;
     if (a.user_lab) options.lab_in_user_namespace = true;
+    options.launcher = launcher;
 
     // The matrix goes to stdout; a machine format goes to --output (or stdout when pretty is not shown).
     bool pretty_to_stdout = a.format == "pretty" || !a.output.empty();
@@ -182,6 +232,19 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0.1, 3600.0));
     run_cmd->add_flag("--quiet-pass", run.quiet_pass, "Draw matrices only for experiments that did not pass");
     run_cmd->add_flag("--user-lab", run.user_lab, "Own each lab by a user namespace even as root");
+    run_cmd->add_option("--launcher", run.launcher,
+                        "Start every realm with this launcher: builtin, unshare, bwrap, nsenter or command")
+        ->check(CLI::IsMember(launch::launcher_kinds()));
+    run_cmd->add_option("--launcher-command", run.launcher_command,
+                        "With --launcher command: the command template, as a JSON array or words split at "
+                        "spaces, e.g. '/path/mini_container --hostname ${hostname} -- ${agent}'");
+    run_cmd->add_option("--launcher-creates", run.launcher_creates,
+                        "With --launcher command: the namespace kinds the command always creates")
+        ->delimiter(',');
+    run_cmd->add_flag("--launcher-mounts-proc", run.launcher_mounts_proc,
+                      "With --launcher command: the command always mounts a fresh /proc");
+    run_cmd->add_flag("--launcher-socket", run.launcher_socket,
+                      "The agent connects to a socket path instead of an inherited fd (for launchers that close fds)");
     run_cmd->add_flag("--check-leaks", run.check_leaks,
                       "Snapshot hostname, mounts, IPC objects, links and processes before and after; fail naming any leak");
 

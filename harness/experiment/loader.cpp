@@ -383,12 +383,14 @@ std::optional<Experiment> FileLoader::experiment(const YAML::Node& n, const std:
                     }
                 } else if (k == "tools") {
                     if (auto l = text_list(val, "'requires: tools'")) e.requires_.tools = *l;
+                } else if (k == "agent_not_execed") {
+                    if (auto b = boolean(val, "'requires: agent_not_execed'")) e.requires_.agent_not_execed = *b;
                 } else {
                     return false;
                 }
                 return true;
             },
-            {"root", "userns", "kernel", "tools"});
+            {"root", "userns", "kernel", "tools", "agent_not_execed"});
     }
     if (auto v = f->find("realms"); v != f->end()) realms(v->second, e);
     if (errors_.size() != errors_before) return std::nullopt;  // steps refer to realms: stop here
@@ -518,7 +520,8 @@ std::optional<RealmSpec> FileLoader::realm(const std::string& name, const YAML::
     }
     if (auto v = f->find("launcher"); v != f->end())
         if (auto t = text(v->second, "'launcher' of " + what)) {
-            if (*t != "builtin") error(v->second, "unknown launcher '" + *t + "' for " + what + " (expected: builtin)");
+            if (*t != "builtin" && *t != "unshare" && *t != "bwrap" && *t != "nsenter")
+                error(v->second, "unknown launcher '" + *t + "' for " + what + " (expected: builtin, unshare, bwrap, nsenter)");
             r.launcher = *t;
         }
     if (errors_.size() != before) return std::nullopt;

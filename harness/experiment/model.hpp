@@ -87,6 +87,10 @@ struct Requirements {
     bool userns = false;             // user namespaces can be created here
     std::string kernel;              // minimum kernel release, e.g. "5.6"
     std::vector<std::string> tools;  // programs that must be on PATH
+    // The realm's agent must be the very process that entered its namespaces, with no execve
+    // since (capabilities(7): execve by a non-root uid clears the capabilities a new user
+    // namespace gave). True of the built-in launcher only; external launchers exec the agent.
+    bool agent_not_execed = false;
 };
 
 struct Experiment {

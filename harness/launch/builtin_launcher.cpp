@@ -6,6 +6,9 @@ namespace {
 class BuiltinLauncher final : public Launcher {
 public:
     std::string name() const override { return "builtin"; }
+    std::optional<std::string> cannot_start(const RealmPlan&) const override { return std::nullopt; }
+    unsigned may_add(const RealmPlan&) const override { return 0; }
+    bool under_test() const override { return false; }
 
     sys::Result<StartedRealm> start(agent::AgentClient& spawner, const RealmPlan& plan,
                                     agent::Deadline deadline) override {

@@ -1,7 +1,12 @@
 // Ways to start a realm. The built-in one asks an agent (the lab's, or a parent realm's) to clone3
-// a child; later launchers (unshare(1), bwrap, a student's command) start the same agent binary.
+// a child. The external ones — unshare(1), bwrap, nsenter, a command template such as a student's
+// mini-container — are started by that agent too and start the same agent binary, which reaches
+// the runner through an inherited fd (or a socket path); those launchers are what is under test.
 #pragma once
 
+#include <sys/types.h>
+
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,22 +25,56 @@ struct RealmPlan {
     std::string propagation = "private";     // for a new mount namespace
     bool mount_proc = false;
     std::optional<long long> monotonic_offset, boottime_offset;  // seconds, for a new time namespace
+    uid_t spawner_uid = 0;                   // the ids of the agent that starts the realm
+    gid_t spawner_gid = 0;
+    unsigned experiment_kinds = 0;           // kinds any realm of the experiment creates or joins
 };
 
 struct StartedRealm {
     agent::AgentClient client;
     agent::Hello hello;
+    core::UniqueFd launcher_pidfd;   // external launchers: the launcher process
+    core::UniqueFd launcher_output;  // its stdout and stderr (kept open: closing it could SIGPIPE it)
+};
+
+// How to start realms, as the CLI (`--launcher`) or an assignment file says.
+struct LauncherConfig {
+    std::string kind = "builtin";             // builtin | unshare | bwrap | nsenter | command
+    std::vector<std::string> command;         // kind command: the argv template (${agent}, ${realm}, …)
+    unsigned creates = 0;                     // kind command: kinds the command always creates
+    bool mounts_proc = false;                 // kind command: it always mounts a fresh /proc
+    std::map<std::string, std::string> vars;  // kind command: values of ${name} (e.g. submission)
+    bool connect_by_socket = false;           // the agent connects to a socket path (for launchers that close fds)
+    std::optional<uid_t> uid;                 // run the launcher as this uid/gid (untrusted code)
+    std::optional<gid_t> gid;
+    std::map<std::string, long long> limits;  // rlimits for the launcher: cpu_s nproc fsize nofile as core
+    std::string label() const;                // "unshare", "command mini_container"
 };
 
 class Launcher {
 public:
     virtual ~Launcher() = default;
     virtual std::string name() const = 0;
+    // Why plan cannot be started this way (the experiment is then SKIPped with this reason), or
+    // nullopt. Decided from the launcher's known abilities and the machine (is the tool on PATH).
+    virtual std::optional<std::string> cannot_start(const RealmPlan& plan) const = 0;
+    // Kinds this launcher creates beyond plan.new_mask (bwrap always makes a mount namespace):
+    // the topology check lets them be new or not.
+    virtual unsigned may_add(const RealmPlan& plan) const = 0;
+    // true when the launcher itself is under test: its failure to start a realm, or a wrong
+    // topology, is a FAIL; for the built-in launcher it is the harness's fault (BROKEN).
+    virtual bool under_test() const = 0;
+    // Whether the realm's agent is exec'd (external launchers) or a clone of its spawner (builtin).
+    virtual bool execs_agent() const { return under_test(); }
     // spawner: the agent in whose namespaces the realm is started (the lab, or a parent realm).
     virtual sys::Result<StartedRealm> start(agent::AgentClient& spawner, const RealmPlan& plan,
                                             agent::Deadline deadline) = 0;
 };
 
 std::unique_ptr<Launcher> make_builtin_launcher();
+// Any kind; an unknown kind or a bad template is an error naming it.
+sys::Result<std::unique_ptr<Launcher>> make_launcher(const LauncherConfig& config);
+// Names accepted by make_launcher and `--launcher`.
+const std::vector<std::string>& launcher_kinds();
 
 }  // namespace nslab::launch

@@ -49,21 +49,24 @@ std::string hint_for(const sys::Error& e) {
 // mounts, IPC objects and links go with the lab's namespaces once the last fd to them closes.
 class Session {
 public:
-    Session(const Experiment& e, ExperimentResult& r, Clock::time_point deadline, double limit_s)
-        : e_(e), r_(r), deadline_(deadline), limit_s_(limit_s), launcher_(launch::make_builtin_launcher()) {}
+    Session(const Experiment& e, ExperimentResult& r, Clock::time_point deadline, double limit_s,
+            const std::optional<launch::LauncherConfig>& launcher)
+        : e_(e), r_(r), deadline_(deadline), limit_s_(limit_s), launcher_config_(launcher) {}
 
     void run(bool lab_in_user_namespace);
 
 private:
     struct Realm {
         launch::StartedRealm started;
+        launch::Launcher* launcher = nullptr;
     };
 
     const Experiment& e_;
     ExperimentResult& r_;
     Clock::time_point deadline_;
     double limit_s_;
-    std::unique_ptr<launch::Launcher> launcher_;
+    const std::optional<launch::LauncherConfig>& launcher_config_;
+    std::map<std::string, std::unique_ptr<launch::Launcher>> launchers_;  // by kind, made on first use
     launch::Lab lab_;
     std::optional<LiveLab> live_;  // after lab_: destroyed first, while the pidfd is still open
     std::map<std::string, Realm> realms_;
@@ -99,7 +102,9 @@ private:
         return fds;
     }
 
+    sys::Result<launch::Launcher*> launcher_for(const experiment::RealmSpec& spec);
     bool start_realms();
+    bool launchers_started_one_agent_each();
     bool run_steps();
     void check_expectations(const std::map<std::pair<size_t, std::string>, json>& baselines);
     sys::Result<agent::Reply> probe(const Expectation& x, const std::string& vantage);
@@ -116,9 +121,39 @@ void Session::run(bool lab_in_user_namespace) {
     if (!record_baselines(baselines)) return;
     if (!run_steps()) return;
     check_expectations(baselines);
+    launchers_started_one_agent_each();
+}
+
+sys::Result<launch::Launcher*> Session::launcher_for(const experiment::RealmSpec& spec) {
+    launch::LauncherConfig config = launcher_config_.value_or(launch::LauncherConfig{.kind = spec.launcher});
+    auto& slot = launchers_[config.kind];
+    if (!slot) {
+        NSLAB_ASSIGN_OR_RETURN(slot, launch::make_launcher(config));
+    }
+    return slot.get();
+}
+
+// A launcher that started the agent twice shows itself by a second hello on the same socket.
+bool Session::launchers_started_one_agent_each() {
+    for (auto& spec : e_.realms) {
+        Realm& realm = realms_.at(spec.name);
+        if (!realm.launcher->under_test()) continue;
+        if (int extra = realm.started.client.extra_hellos()) {
+            finish(Outcome::fail, "launcher " + realm.launcher->name() + " started the agent of realm " + spec.name + " " +
+                                      std::to_string(extra + 1) + " times (each start must run exactly one agent)");
+            return false;
+        }
+    }
+    return true;
 }
 
 bool Session::start_realms() {
+    unsigned experiment_kinds = 0;
+    for (auto& spec : e_.realms) {
+        experiment_kinds |= spec.new_mask;
+        for (auto& [kind, target] : spec.join) experiment_kinds |= core::ns_bit(*core::ns_from_name(kind));
+    }
+    std::vector<RealmIdentity> ids;
     for (auto& spec : e_.realms) {
         launch::RealmPlan plan;
         plan.name = spec.name;
@@ -133,22 +168,48 @@ bool Session::start_realms() {
             core::Ns ns = *core::ns_from_name(kind);
             plan.join.emplace_back(ns, hello(target).ns.fd(ns).get());
         }
-        agent::AgentClient& spawner = client(spec.parent.empty() ? "host" : spec.parent);
-        auto started = launcher_->start(spawner, plan, deadline_);
-        if (!started.ok()) {
-            finish(Outcome::broken, started.error().describe() + hint_for(started.error()));
+        std::string spawner_name = spec.parent.empty() ? "host" : spec.parent;
+        const agent::Hello& spawner_hello = hello(spawner_name);
+        plan.experiment_kinds = experiment_kinds;
+        auto launcher = launcher_for(spec);
+        if (!launcher.ok()) {
+            finish(Outcome::broken, launcher.error().describe());
             return false;
         }
-        realms_.emplace(spec.name, Realm{std::move(started).value()});
+        // An untrusted launcher runs as the configured ids; it maps its own ids, not the spawner's.
+        plan.spawner_uid = launcher_config_ && launcher_config_->uid ? *launcher_config_->uid : spawner_hello.uid;
+        plan.spawner_gid = launcher_config_ && launcher_config_->gid ? *launcher_config_->gid : spawner_hello.gid;
+        if (e_.requires_.agent_not_execed && (*launcher)->execs_agent()) {
+            finish(Outcome::skip, "launcher " + (*launcher)->name() +
+                                      " execs the realm's agent, and this experiment observes the process that "
+                                      "entered the namespaces before any execve (requires: agent_not_execed)");
+            return false;
+        }
+        if (auto reason = (*launcher)->cannot_start(plan)) {
+            finish(Outcome::skip, "launcher " + (*launcher)->name() + ": " + *reason);
+            return false;
+        }
+        auto started = (*launcher)->start(client(spawner_name), plan, deadline_);
+        if (!started.ok()) {
+            bool ours = !(*launcher)->under_test();
+            finish(ours ? Outcome::broken : Outcome::fail, started.error().describe() + hint_for(started.error()));
+            return false;
+        }
+        unsigned may_add = (*launcher)->may_add(plan);
+        realms_.emplace(spec.name, Realm{std::move(started).value(), *launcher});
+        ids.push_back({&spec, &realms_.at(spec.name).started.hello.ns, may_add});
     }
-    std::vector<RealmIdentity> ids;
-    for (auto& spec : e_.realms) ids.push_back({&spec, &realms_.at(spec.name).started.hello.ns});
     if (auto problem = check_topology(e_, lab_.hello.ns, ids)) {
-        // With the built-in launcher a wrong topology is the harness's own fault.
-        finish(Outcome::broken, "topology: " + *problem);
+        // With the built-in launcher a wrong topology is the harness's own fault; with any other
+        // it is what the experiment found out about that launcher.
+        std::string who;
+        for (auto& [name, realm] : realms_)
+            if (realm.launcher->under_test()) who = realm.launcher->name();
+        if (who.empty()) finish(Outcome::broken, "topology: " + *problem);
+        else finish(Outcome::fail, "launcher " + who + " made the wrong namespaces: " + *problem);
         return false;
     }
-    return true;
+    return launchers_started_one_agent_each();
 }
 
 sys::Result<agent::Reply> Session::probe(const Expectation& x, const std::string& vantage) {
@@ -303,7 +364,7 @@ ExperimentResult run_experiment(const Experiment& e, const RunOptions& options) 
         return r;
     }
     try {
-        Session session(e, r, deadline, limit);
+        Session session(e, r, deadline, limit, options.launcher);
         session.run(options.lab_in_user_namespace);
     } catch (const std::exception& ex) {
         r.outcome = Outcome::broken;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "experiment/model.hpp"
+#include "launch/launcher.hpp"
 #include "runner/result.hpp"
 
 namespace nslab::runner {
@@ -17,6 +18,9 @@ struct RunOptions {
     // Own each lab by a new user namespace: required when not root, possible as root.
     bool lab_in_user_namespace = false;
     int jobs = 1;
+    // Start every realm this way instead of as its file says (`nslab run --launcher unshare`,
+    // or an assignment's command template when grading).
+    std::optional<launch::LauncherConfig> launcher;
 };
 
 RunOptions default_options();  // lab_in_user_namespace when not root

@@ -29,6 +29,7 @@ std::optional<std::string> check_topology(const experiment::Experiment& e, const
                 continue;
             }
             bool is_new = r.spec->new_mask & core::ns_bit(k.ns);
+            if (!is_new && (r.may_add & core::ns_bit(k.ns))) continue;
             if (!is_new) {
                 if (parent->id(k.ns) != mine)
                     return "realm " + r.spec->name + " should share the " + kind + " namespace of " + label(r.spec->parent) +

@@ -14,6 +14,7 @@ namespace nslab::runner {
 struct RealmIdentity {
     const experiment::RealmSpec* spec;
     const core::NamespaceSet* ns;
+    unsigned may_add = 0;  // kinds its launcher may also create (bwrap's mount namespace): not checked
 };
 
 // nullopt when right; otherwise what is wrong, e.g. "realm A should have a new uts namespace but

@@ -590,6 +590,23 @@ Result<bool> poll_readable(int fd, int timeout_ms) {
     return r > 0;
 }
 
+Result<int> poll_fds(struct pollfd* fds, size_t n, int timeout_ms) {
+    int r = retry_eintr([&] { return ::poll(fds, n, timeout_ms); });
+    if (r < 0) return last_error("poll(" + std::to_string(n) + " fds)");
+    return r;
+}
+
+Result<bool> peer_closed(int sock) {
+    char byte;
+    ssize_t r = retry_eintr([&] { return ::recv(sock, &byte, 1, MSG_PEEK | MSG_DONTWAIT); });
+    if (r < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
+        if (errno == ECONNRESET) return true;
+        return last_error("recv(fd=" + std::to_string(sock) + ", MSG_PEEK)");
+    }
+    return r == 0;
+}
+
 // ---- identity and time -------------------------------------------------------------------
 Ids getresids() {
     Ids ids{};

@@ -3,6 +3,8 @@
 // in retry_eintr(), and nowhere else.
 #pragma once
 
+#include <poll.h>
+
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -107,6 +109,11 @@ struct Received {
 Result<Received> recv_message(int sock, size_t max_bytes);
 // poll(2) for readability; returns false on timeout. timeout_ms < 0 waits forever.
 Result<bool> poll_readable(int fd, int timeout_ms);
+// poll(2) over n fds (EINTR retried); the number of fds with events.
+Result<int> poll_fds(struct pollfd* fds, size_t n, int timeout_ms);
+// Whether the peer of a SOCK_SEQPACKET socket has closed with nothing left to read (a zero-length
+// MSG_PEEK); false while a message waits or the peer is still there.
+Result<bool> peer_closed(int sock);
 
 // ---- identity and time -------------------------------------------------------------------
 struct Ids {

@@ -1,0 +1,38 @@
+// What every external launcher shares: the spawner agent starts its argv (prefixed with nsenter
+// when the realm joins namespaces), the runner waits for the new agent's hello while it collects
+// the launcher's output, and a launcher that fails is described by its exit status and the last
+// lines it printed.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "launch/launcher.hpp"
+
+namespace nslab::launch {
+
+class ExternalLauncher : public Launcher {
+public:
+    explicit ExternalLauncher(LauncherConfig config) : config_(std::move(config)) {}
+    bool under_test() const override { return true; }
+    sys::Result<StartedRealm> start(agent::AgentClient& spawner, const RealmPlan& plan,
+                                    agent::Deadline deadline) override;
+
+protected:
+    // The argv that starts agent_argv in plan's new namespaces (joins are done before it).
+    virtual sys::Result<std::vector<std::string>> command_for(const RealmPlan& plan,
+                                                              const std::vector<std::string>& agent_argv) const = 0;
+    LauncherConfig config_;
+};
+
+// Helpers for the launchers' cannot_start and command_for.
+bool on_path(const std::string& tool);
+// "nsenter --preserve-credentials --uts=/proc/self/fd/4 … --" for plan.join (fds from 4 on), or {}.
+std::vector<std::string> nsenter_prefix(const RealmPlan& plan);
+// The one id a single-line map "I O 1" gives the spawner's own id O, if that is what map says
+// ("" means root); nullopt for anything a launcher mapping only its caller's id cannot write.
+std::optional<unsigned> own_id_mapped_to(const std::string& map, unsigned spawner_id);
+// "uts, ipc" for a mask.
+std::string kinds_text(unsigned mask);
+
+}  // namespace nslab::launch

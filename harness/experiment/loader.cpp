@@ -1,4 +1,5 @@
 #include "experiment/loader.hpp"
+#include "launch/traits.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -383,14 +384,18 @@ std::optional<Experiment> FileLoader::experiment(const YAML::Node& n, const std:
                     }
                 } else if (k == "tools") {
                     if (auto l = text_list(val, "'requires: tools'")) e.requires_.tools = *l;
-                } else if (k == "agent_not_execed") {
-                    if (auto b = boolean(val, "'requires: agent_not_execed'")) e.requires_.agent_not_execed = *b;
+                } else if (k == "launcher") {
+                    if (auto l = text_list(val, "'requires: launcher'")) {
+                        for (auto& t : *l)
+                            if (!launch::launcher_trait_known(t)) error(val, "unknown launcher trait '" + t + "' in 'requires: launcher' (expected one of: " + launch::launcher_trait_names() + ")");
+                        e.requires_.launcher = *l;
+                    }
                 } else {
                     return false;
                 }
                 return true;
             },
-            {"root", "userns", "kernel", "tools", "agent_not_execed"});
+            {"root", "userns", "kernel", "tools", "launcher"});
     }
     if (auto v = f->find("realms"); v != f->end()) realms(v->second, e);
     if (errors_.size() != errors_before) return std::nullopt;  // steps refer to realms: stop here

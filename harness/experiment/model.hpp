@@ -57,7 +57,9 @@ struct RealmSpec {
     std::string propagation = "private";        // private | slave | shared | unchanged
     bool mount_proc = false;
     std::optional<long long> monotonic_offset, boottime_offset;
-    std::string launcher = "builtin";
+    // "" = the run's launcher (builtin unless `--launcher` or an assignment says otherwise); a
+    // realm that names one keeps it under --launcher: scaffolding, such as a shared parent.
+    std::string launcher;
 };
 
 struct Step {
@@ -87,10 +89,9 @@ struct Requirements {
     bool userns = false;             // user namespaces can be created here
     std::string kernel;              // minimum kernel release, e.g. "5.6"
     std::vector<std::string> tools;  // programs that must be on PATH
-    // The realm's agent must be the very process that entered its namespaces, with no execve
-    // since (capabilities(7): execve by a non-root uid clears the capabilities a new user
-    // namespace gave). True of the built-in launcher only; external launchers exec the agent.
-    bool agent_not_execed = false;
+    // What the experiment relies on in the way its realms are started (see launch::launcher_traits()):
+    // e.g. "loopback_down". A launcher without one of them SKIPs the experiment, saying why.
+    std::vector<std::string> launcher;
 };
 
 struct Experiment {

@@ -9,6 +9,7 @@ public:
     std::optional<std::string> cannot_start(const RealmPlan&) const override { return std::nullopt; }
     unsigned may_add(const RealmPlan&) const override { return 0; }
     bool under_test() const override { return false; }
+    std::optional<std::string> lacks(const std::string&) const override { return std::nullopt; }
 
     sys::Result<StartedRealm> start(agent::AgentClient& spawner, const RealmPlan& plan,
                                     agent::Deadline deadline) override {

@@ -14,6 +14,13 @@ public:
     using ExternalLauncher::ExternalLauncher;
     std::string name() const override { return "bwrap"; }
 
+    std::optional<std::string> lacks(const std::string& trait) const override {
+        if (trait == "loopback_down") return "bwrap brings the loopback of a new network namespace up";
+        if (trait == "shares_parent_mounts") return "bwrap always makes a mount namespace of its own";
+        if (trait == "all_capabilities") return "bwrap trims the capabilities of the command it runs";
+        return ExternalLauncher::lacks(trait);
+    }
+
     unsigned may_add(const RealmPlan& plan) const override {
         unsigned extra = core::ns_bit(core::Ns::mnt);
         if (plan.spawner_uid != 0) extra |= core::ns_bit(core::Ns::user);  // bwrap(1): --unshare-user is implied

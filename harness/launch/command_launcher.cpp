@@ -43,6 +43,11 @@ public:
     using ExternalLauncher::ExternalLauncher;
     std::string name() const override { return config_.label(); }
     unsigned may_add(const RealmPlan& plan) const override { return config_.creates & ~plan.new_mask; }
+    std::optional<std::string> lacks(const std::string& trait) const override {
+        if (trait == "shares_parent_mounts" && (config_.creates & core::ns_bit(core::Ns::mnt)))
+            return "it always makes a mount namespace of its own";
+        return ExternalLauncher::lacks(trait);
+    }
 
     std::optional<std::string> cannot_start(const RealmPlan& plan) const override {
         std::string me = "the launcher " + config_.label();

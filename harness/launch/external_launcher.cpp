@@ -106,6 +106,11 @@ std::string kinds_text(unsigned mask) {
     return s;
 }
 
+std::optional<std::string> ExternalLauncher::lacks(const std::string& trait) const {
+    if (trait == "not_execed") return "it execs the realm's agent, and capabilities(7) clears a non-root uid's capabilities at execve";
+    return std::nullopt;
+}
+
 std::string LauncherConfig::label() const {
     if (kind != "command" || command.empty()) return kind;
     std::string prog = command.front();

@@ -15,6 +15,8 @@ class ExternalLauncher : public Launcher {
 public:
     explicit ExternalLauncher(LauncherConfig config) : config_(std::move(config)) {}
     bool under_test() const override { return true; }
+    // Every external launcher execs the agent; subclasses add what else they lack.
+    std::optional<std::string> lacks(const std::string& trait) const override;
     sys::Result<StartedRealm> start(agent::AgentClient& spawner, const RealmPlan& plan,
                                     agent::Deadline deadline) override;
 

@@ -64,8 +64,8 @@ public:
     // true when the launcher itself is under test: its failure to start a realm, or a wrong
     // topology, is a FAIL; for the built-in launcher it is the harness's fault (BROKEN).
     virtual bool under_test() const = 0;
-    // Whether the realm's agent is exec'd (external launchers) or a clone of its spawner (builtin).
-    virtual bool execs_agent() const { return under_test(); }
+    // Why this launcher lacks a trait (launch/traits.hpp), or nullopt when it has it.
+    virtual std::optional<std::string> lacks(const std::string& trait) const = 0;
     // spawner: the agent in whose namespaces the realm is started (the lab, or a parent realm).
     virtual sys::Result<StartedRealm> start(agent::AgentClient& spawner, const RealmPlan& plan,
                                             agent::Deadline deadline) = 0;

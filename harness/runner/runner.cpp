@@ -125,7 +125,8 @@ void Session::run(bool lab_in_user_namespace) {
 }
 
 sys::Result<launch::Launcher*> Session::launcher_for(const experiment::RealmSpec& spec) {
-    launch::LauncherConfig config = launcher_config_.value_or(launch::LauncherConfig{.kind = spec.launcher});
+    launch::LauncherConfig config = !spec.launcher.empty() || !launcher_config_ ? launch::LauncherConfig{.kind = spec.launcher.empty() ? "builtin" : spec.launcher}
+                                                                                : *launcher_config_;
     auto& slot = launchers_[config.kind];
     if (!slot) {
         NSLAB_ASSIGN_OR_RETURN(slot, launch::make_launcher(config));
@@ -177,14 +178,14 @@ bool Session::start_realms() {
             return false;
         }
         // An untrusted launcher runs as the configured ids; it maps its own ids, not the spawner's.
-        plan.spawner_uid = launcher_config_ && launcher_config_->uid ? *launcher_config_->uid : spawner_hello.uid;
-        plan.spawner_gid = launcher_config_ && launcher_config_->gid ? *launcher_config_->gid : spawner_hello.gid;
-        if (e_.requires_.agent_not_execed && (*launcher)->execs_agent()) {
-            finish(Outcome::skip, "launcher " + (*launcher)->name() +
-                                      " execs the realm's agent, and this experiment observes the process that "
-                                      "entered the namespaces before any execve (requires: agent_not_execed)");
-            return false;
-        }
+        bool configured = spec.launcher.empty() && launcher_config_;
+        plan.spawner_uid = configured && launcher_config_->uid ? *launcher_config_->uid : spawner_hello.uid;
+        plan.spawner_gid = configured && launcher_config_->gid ? *launcher_config_->gid : spawner_hello.gid;
+        for (auto& trait : e_.requires_.launcher)
+            if (auto why = (*launcher)->lacks(trait)) {
+                finish(Outcome::skip, "launcher " + (*launcher)->name() + " lacks " + trait + ": " + *why);
+                return false;
+            }
         if (auto reason = (*launcher)->cannot_start(plan)) {
             finish(Outcome::skip, "launcher " + (*launcher)->name() + ": " + *reason);
             return false;

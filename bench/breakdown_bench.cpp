@@ -6,6 +6,7 @@
 //                              json_reuse  the agent protocol's JSON, but recvmsg into a reused buffer
 //                              fresh_1mib  raw, but each receive into a fresh zero-filled 1 MiB string,
 //                                          as sys::recv_message did before commit 011f6ad
+//                              raw_1cpu, agent_1cpu: both processes on one CPU (no idle-vCPU wake-up)
 //   BM_NslabRealmPhases/<kind> the built-in launcher's two steps, done by hand with the public
 //                              AgentClient: spawn_reply_us (the spawn_realm call returns the pidfd and
 //                              socket) and hello_us (the new agent's hello arrives)
@@ -416,6 +417,11 @@ void register_breakdown_benchmarks() {
     for (auto [name, how] : {std::pair{"raw", How::raw}, {"sys", How::sys}, {"agent", How::agent}, {"json_reuse", How::json_reuse},
                              {"fresh_1mib", How::fresh_1mib}})
         reg(std::string("BM_PingPong/") + name, [how = how](benchmark::State& s) { ping_pong(s, how); });
+    for (auto [name, how] : {std::pair{"raw_1cpu", How::raw}, {"agent_1cpu", How::agent}})
+        reg(std::string("BM_PingPong/") + name, [how = how](benchmark::State& s) {
+            PinToOneCpu pin;
+            ping_pong(s, how);
+        });
     for (auto& v : variants(kWithNone | kWithAll))
         reg("BM_NslabRealmPhases/" + v.name, [v](benchmark::State& s) { realm_phases(s, v); });
     for (const char* a : {"static_libstdcxx", "static"}) {
@@ -427,7 +433,8 @@ void register_breakdown_benchmarks() {
                                {"pidfd_open", Piece::pidfd_open}, {"open_namespaces", Piece::open_namespaces},
                                {"pidfd_ns_ioctls", Piece::pidfd_ns_ioctls},
                                {"send_hello", Piece::send_hello}})
-        reg(std::string("BM_FreshChild/") + name, [piece = piece](benchmark::State& s) { fresh_child(s, piece); });
+        reg(std::string("BM_FreshChild/") + name, [piece = piece](benchmark::State& s) { fresh_child(s, piece); })
+            ->Iterations(kForkPerSampleIterations);
     unsigned uts = core::ns_bit(core::Ns::uts);
     reg("BM_NslabRealmStartStaticAgent/uts",
         [uts](benchmark::State& s) { realm_start_with(s, "nslab-agent-static", uts); });

@@ -16,6 +16,7 @@ import argparse
 import json
 import math
 import os
+import re
 import statistics
 import sys
 
@@ -70,6 +71,8 @@ class Bench:
 
 
 def short_name(gb_name):
+    """BM_Setns/user/iterations:300/manual_time -> BM_Setns/user"""
+    gb_name = re.sub(r"/(iterations|threads):\d+", "", gb_name)
     for suffix in ("/manual_time", "/real_time"):
         gb_name = gb_name.replace(suffix, "")
     return gb_name
@@ -153,6 +156,12 @@ def evaluate(benches, catalogue):
         t.status = "MISS" if misses else "PASS"
         t.value = f"worst {fmt_ratio(worst)}; {n - len(misses)}/{n} variants within" + (
             f" (over: {', '.join(misses)})" if misses else "")
+    r, c = get(benches, "BM_NslabRealmStart/uts_1cpu"), get(benches, "BM_Clone3/uts_1cpu")
+    if r.ok and c.ok:
+        ratio = r.median / c.median
+        t.details.append(("uts, every process on one CPU (for information)",
+                          f"{fmt_us(r.median)} / {fmt_us(c.median)} = {fmt_ratio(ratio)}",
+                          "(PASS)" if ratio <= REALM_VS_CLONE3 else "(MISS)"))
     targets.append(t)
 
     t = Target("realm_vs_unshare", f"nslab realm start ≥ {REALM_VS_UNSHARE:g}× faster than unshare(1), same namespaces")
@@ -192,6 +201,12 @@ def evaluate(benches, catalogue):
     if p.ok:
         t.status = "PASS" if p.median < PROBE_LIMIT_US else "MISS"
         t.value = f"{fmt_us(p.median)} median, {fmt_us(p.p90)} p90 (realm); {fmt_us(pl.median)} (lab)"
+        p1, raw = get(benches, "BM_NslabProbe/realm_1cpu"), get(benches, "BM_PingPong/raw")
+        if raw.ok:
+            t.value += f"; a bare socket round trip between two processes: {fmt_us(raw.median)}"
+        if p1.ok:
+            t.value += (f"; all on one CPU: {fmt_us(p1.median)} "
+                        f"({'PASS' if p1.median < PROBE_LIMIT_US else 'MISS'} there)")
     else:
         t.status, t.value = "N/A", p.error or "no data"
     targets.append(t)
@@ -204,6 +219,9 @@ def evaluate(benches, catalogue):
         t.status = "PASS" if med < CATALOGUE_LIMIT_S else "MISS"
         t.value = (f"{med:.2f} s median of {len(walls)} runs ({min(walls):.2f}–{max(walls):.2f} s), "
                    f"{n_exp} experiments, {n_exp / med:.1f} experiments/s")
+        if catalogue.get("excluded"):
+            t.value = (f"partial catalogue, {', '.join(catalogue['excluded'])} left out (does not load at this "
+                       f"commit): " + t.value)
         bad = [r for r in catalogue["runs"] if r.get("status") != 0]
         if bad:
             t.value += f"; {len(bad)} run(s) exited non-zero ({bad[0].get('summary') or 'status ' + str(bad[0].get('status'))})"
@@ -233,6 +251,22 @@ def catalogue_breakdown(catalogue, run, benches):
     lines.append(f"{len(exps)} experiments: sum of their durations {total:.0f} ms on 2 workers "
                  f"(≥ {total / 2:.0f} ms of wall time if perfectly shared); per experiment median "
                  f"{statistics.median(durs):.1f} ms, max {durs[-1]:.1f} ms")
+    med = statistics.median(durs)
+    long_ones = sorted((e for e in exps if e.get("duration_ms", 0) > max(200.0, 10 * med)),
+                       key=lambda e: -e["duration_ms"])
+    if long_ones:
+        lsum = sum(e["duration_ms"] for e in long_ones)
+        lines.append(f"{len(long_ones)} experiments take over 10× the median and {lsum:.0f} ms together "
+                     f"({100 * lsum / total:.0f}% of the summed time), mostly waiting rather than computing: "
+                     + ", ".join(f"{e['full_name']} {e['duration_ms']:.0f} ms" for e in long_ones[:8])
+                     + f". On 2 workers they alone need ≥ {max(lsum / 2, long_ones[0]['duration_ms']):.0f} ms")
+        rest = [d for d in durs if d <= max(200.0, 10 * med)]
+        lines.append(f"the other {len(rest)} experiments: {sum(rest):.0f} ms summed, {statistics.median(rest):.1f} ms "
+                     f"median each")
+    other = catalogue.get("other_jobs_wall_s") or {}
+    if other:
+        lines.append("the same catalogue with more workers (one run each): " +
+                     ", ".join(f"-j {j}: {w:.2f} s" for j, w in sorted(other.items(), key=lambda kv: int(kv[0]))))
     lab = get(benches, "BM_NslabLabStart")
     if lab.ok:
         start, teardown = lab.counter("start_us"), lab.counter("teardown_us")
@@ -357,7 +391,8 @@ FAMILY_DOC = [
     ("BM_Bwrap", "`bwrap --unshare-<kind> --dev-bind / / true` (all: `--unshare-all`)"),
 ]
 
-SHOWN_COUNTERS = ["clone3_us", "create_us", "release_us", "start_us", "teardown_us", "child_cpu_us", "mounts"]
+SHOWN_COUNTERS = ["clone3_us", "create_us", "release_us", "start_us", "teardown_us", "spawn_reply_us", "hello_us",
+                  "child_cpu_us", "mounts"]
 
 
 def family_of(name):
@@ -531,7 +566,7 @@ def main():
     for t in targets:
         print(t.line())
         for label, val, st in t.details:
-            print(f"        {st:4}  {label:7} {val}")
+            print(f"        {st:6}  {label:7} {val}")
     # The benchmarks the targets rest on must have run: a failure there is a broken benchmark.
     needed = ["BM_Clone3/uts", "BM_NslabRealmStart/uts", "BM_NslabProbe/realm", "BM_NslabLabStart"]
     broken = [n for n in needed if not get(benches, n).ok]

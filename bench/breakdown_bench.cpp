@@ -10,9 +10,10 @@
 //   BM_NslabRealmPhases/<kind> the built-in launcher's two steps, done by hand with the public
 //                              AgentClient: spawn_reply_us (the spawn_realm call returns the pidfd and
 //                              socket) and hello_us (the new agent's hello arrives)
-//   BM_NslabLabStart/<agent>   start_lab + teardown with a differently linked nslab-agent
+//   BM_NslabLabStart/<agent>   start_lab + teardown with a differently linked nslab-agent (dynamic,
+//                              static_libstdcxx; the one nslab uses is static, NSLAB_STATIC_AGENT)
 //   BM_NslabAgentExec/<agent>  exec of that agent alone
-//   BM_NslabRealmStartStaticAgent/uts  BM_NslabRealmStart/uts in a lab run by the static agent
+//   BM_NslabRealmStartAgent/<agent>/uts  BM_NslabRealmStart/uts in a lab run by that agent
 //   BM_FreshChild/<piece>      one piece of a realm's own start-up, timed in a freshly forked process:
 //                              nothing, touch_64k (16 copy-on-write faults), pidfd_open,
 //                              open_namespaces (core::open_namespaces), pidfd_ns_ioctls (the same fds
@@ -253,8 +254,8 @@ void lab_start_with(benchmark::State& state, const std::string& agent_name) {
     }
 }
 
-// BM_NslabRealmStart/uts in a lab whose agent is linked statically: no PLT lazy binding in the
-// forked realm, no shared-library pages to fault in.
+// BM_NslabRealmStart/uts in a lab whose agent is linked otherwise: a dynamic agent's fork has more
+// mappings to copy and more shared-library pages to fault in before its hello.
 void realm_start_with(benchmark::State& state, const std::string& agent_name, unsigned mask) {
     std::string agent = beside_self(agent_name);
     if (::access(agent.c_str(), X_OK) != 0) {
@@ -424,10 +425,13 @@ void register_breakdown_benchmarks() {
         });
     for (auto& v : variants(kWithNone | kWithAll))
         reg("BM_NslabRealmPhases/" + v.name, [v](benchmark::State& s) { realm_phases(s, v); });
-    for (const char* a : {"static_libstdcxx", "static"}) {
+    unsigned uts = core::ns_bit(core::Ns::uts);
+    for (const char* a : {"dynamic", "static_libstdcxx"}) {
         std::string file = std::string("nslab-agent-") + a;
         reg(std::string("BM_NslabLabStart/") + a, [file](benchmark::State& s) { lab_start_with(s, file); });
         reg(std::string("BM_NslabAgentExec/") + a, [file](benchmark::State& s) { agent_exec_with(s, file); });
+        reg(std::string("BM_NslabRealmStartAgent/") + a + "/uts",
+            [file, uts](benchmark::State& s) { realm_start_with(s, file, uts); });
     }
     for (auto [name, piece] : {std::pair{"nothing", Piece::nothing}, {"touch_64k", Piece::touch_64k},
                                {"pidfd_open", Piece::pidfd_open}, {"open_namespaces", Piece::open_namespaces},
@@ -435,9 +439,6 @@ void register_breakdown_benchmarks() {
                                {"send_hello", Piece::send_hello}})
         reg(std::string("BM_FreshChild/") + name, [piece = piece](benchmark::State& s) { fresh_child(s, piece); })
             ->Iterations(kForkPerSampleIterations);
-    unsigned uts = core::ns_bit(core::Ns::uts);
-    reg("BM_NslabRealmStartStaticAgent/uts",
-        [uts](benchmark::State& s) { realm_start_with(s, "nslab-agent-static", uts); });
 }
 
 }  // namespace nslab::bench

@@ -176,7 +176,13 @@ def evaluate(benches, catalogue):
         if st == "MISS":
             misses.append(k)
         worst = speedup if worst is None else min(worst, speedup)
-        t.details.append((k, f"{fmt_us(u.median)} / {fmt_us(r.median)} = {fmt_ratio(speedup)} faster", st))
+        text = f"{fmt_us(u.median)} / {fmt_us(r.median)} = {fmt_ratio(speedup)} faster"
+        c = get(benches, f"BM_Clone3/{k}")
+        if st == "MISS" and c.ok:
+            # A realm cannot start faster than the kernel creates its namespaces: the clone3 floor
+            # bounds the speed-up any launcher can reach over unshare(1).
+            text += f" (the clone3 floor, {fmt_us(c.median)}, allows at most {fmt_ratio(u.median / c.median)})"
+        t.details.append((k, text, st))
     if n == 0:
         t.status, t.value = "N/A", "no data (unshare(1) missing?)"
     else:
@@ -224,7 +230,9 @@ def evaluate(benches, catalogue):
                        f"commit): " + t.value)
         bad = [r for r in catalogue["runs"] if r.get("status") != 0]
         if bad:
-            t.value += f"; {len(bad)} run(s) exited non-zero ({bad[0].get('summary') or 'status ' + str(bad[0].get('status'))})"
+            why = bad[0].get("summary") or "status " + str(bad[0].get("status"))
+            first = (bad[0].get("not_passed") or "").strip().splitlines()
+            t.value += f"; {len(bad)} run(s) exited non-zero ({why}" + (f"; first: {first[0][:120]}" if first else "") + ")"
     elif catalogue and catalogue.get("load_error"):
         t.status, t.value = "N/A", "the catalogue does not load: " + catalogue["load_error"].splitlines()[0][:200]
     else:
@@ -520,6 +528,56 @@ def render_md(benches, context, targets, catalogue, run_info, notes, command):
     return "\n".join(L)
 
 
+README_BEGIN = "<!-- bench:begin (bench/report.py --readme fills this in; do not edit by hand) -->"
+README_END = "<!-- bench:end -->"
+
+
+def render_readme_block(benches, context, targets, run_info, out_rel):
+    """The README's summary of one run: machine, targets with PASS/MISS, the main kinds, the chart."""
+    ri = run_info or {}
+    L = [README_BEGIN, ""]
+    cpu = context.get("cpu_model", "?") + (f" @ {context.get('mhz_per_cpu')} MHz" if context.get("mhz_per_cpu") else "")
+    L.append(f"Measured on {context.get('nproc', '?')} vCPUs ({cpu}), {context.get('mem_total', '?')} of memory, "
+             f"kernel {context.get('kernel', ri.get('kernel', '?'))}, on {context.get('date', '?')[:10]} at commit "
+             f"{ri.get('commit', '?')}; load average before the run {ri.get('load_before', '?')}, during it "
+             f"{ri.get('load_during', '?')}. Full tables: [{out_rel}/results.md]({out_rel}/results.md); "
+             f"raw data: [{out_rel}/results.json]({out_rel}/results.json).")
+    L.append("")
+    L.append("| target | result | |")
+    L.append("|---|---|---|")
+    for t in targets:
+        L.append(f"| {t.text} | {t.value} | **{t.status}** |")
+    L.append("")
+    cols = [("clone3→exit→wait", "BM_Clone3"), ("setns", "BM_Setns"), ("nslab realm", "BM_NslabRealmStart"),
+            ("unshare(1)", "BM_UnshareCmd"), ("bwrap", "BM_Bwrap")]
+    L.append("| kind (medians) | " + " | ".join(c for c, _ in cols) + " |")
+    L.append("|---|" + "---|" * len(cols))
+    for k in ["none"] + KINDS + ["all"]:
+        cells = [fmt_us(get(benches, f"{fam}/{k}").median) for _, fam in cols]
+        if all(c == "—" for c in cells):
+            continue
+        L.append(f"| {k} | " + " | ".join(cells) + " |")
+    L.append("")
+    L.append(f"![nslab benchmarks]({out_rel}/chart.svg)")
+    L.append("")
+    L.append(README_END)
+    return "\n".join(L)
+
+
+def update_readme(path, block):
+    with open(path) as f:
+        text = f.read()
+    start = text.find(README_BEGIN)
+    end = text.find(README_END)
+    if start < 0 or end < start:
+        print(f"report.py: {path} has no {README_BEGIN} … {README_END} block; README left alone", file=sys.stderr)
+        return False
+    text = text[:start] + block + text[end + len(README_END):]
+    with open(path, "w") as f:
+        f.write(text)
+    return True
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--results", required=True)
@@ -529,6 +587,7 @@ def main():
     ap.add_argument("--notes")
     ap.add_argument("--out", required=True)
     ap.add_argument("--command", default="ci/bench")
+    ap.add_argument("--readme", help="refresh the summary between the bench markers of this README")
     args = ap.parse_args()
 
     try:
@@ -562,6 +621,11 @@ def main():
         f.write(render_svg(benches, context, run_info))
     with open(os.path.join(args.out, "results.md"), "w") as f:
         f.write(render_md(benches, context, targets, catalogue, run_info, notes, args.command))
+
+    if args.readme:
+        out_rel = os.path.relpath(os.path.abspath(args.out), os.path.dirname(os.path.abspath(args.readme)))
+        if update_readme(args.readme, render_readme_block(benches, context, targets, run_info, out_rel)):
+            print(f"report.py: refreshed the benchmark summary in {args.readme}")
 
     for t in targets:
         print(t.line())

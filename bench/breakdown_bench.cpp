@@ -6,12 +6,14 @@
 //                              json_reuse  the agent protocol's JSON, but recvmsg into a reused buffer
 //                              fresh_1mib  raw, but each receive into a fresh zero-filled 1 MiB string,
 //                                          as sys::recv_message did before commit 011f6ad
+//                              raw_1cpu, agent_1cpu: both processes on one CPU (no idle-vCPU wake-up)
 //   BM_NslabRealmPhases/<kind> the built-in launcher's two steps, done by hand with the public
 //                              AgentClient: spawn_reply_us (the spawn_realm call returns the pidfd and
 //                              socket) and hello_us (the new agent's hello arrives)
-//   BM_NslabLabStart/<agent>   start_lab + teardown with a differently linked nslab-agent
+//   BM_NslabLabStart/<agent>   start_lab + teardown with a differently linked nslab-agent (dynamic,
+//                              static_libstdcxx; the one nslab uses is static, NSLAB_STATIC_AGENT)
 //   BM_NslabAgentExec/<agent>  exec of that agent alone
-//   BM_NslabRealmStartStaticAgent/uts  BM_NslabRealmStart/uts in a lab run by the static agent
+//   BM_NslabRealmStartAgent/<agent>/uts  BM_NslabRealmStart/uts in a lab run by that agent
 //   BM_FreshChild/<piece>      one piece of a realm's own start-up, timed in a freshly forked process:
 //                              nothing, touch_64k (16 copy-on-write faults), pidfd_open,
 //                              open_namespaces (core::open_namespaces), pidfd_ns_ioctls (the same fds
@@ -252,8 +254,8 @@ void lab_start_with(benchmark::State& state, const std::string& agent_name) {
     }
 }
 
-// BM_NslabRealmStart/uts in a lab whose agent is linked statically: no PLT lazy binding in the
-// forked realm, no shared-library pages to fault in.
+// BM_NslabRealmStart/uts in a lab whose agent is linked otherwise: a dynamic agent's fork has more
+// mappings to copy and more shared-library pages to fault in before its hello.
 void realm_start_with(benchmark::State& state, const std::string& agent_name, unsigned mask) {
     std::string agent = beside_self(agent_name);
     if (::access(agent.c_str(), X_OK) != 0) {
@@ -416,21 +418,27 @@ void register_breakdown_benchmarks() {
     for (auto [name, how] : {std::pair{"raw", How::raw}, {"sys", How::sys}, {"agent", How::agent}, {"json_reuse", How::json_reuse},
                              {"fresh_1mib", How::fresh_1mib}})
         reg(std::string("BM_PingPong/") + name, [how = how](benchmark::State& s) { ping_pong(s, how); });
+    for (auto [name, how] : {std::pair{"raw_1cpu", How::raw}, {"agent_1cpu", How::agent}})
+        reg(std::string("BM_PingPong/") + name, [how = how](benchmark::State& s) {
+            PinToOneCpu pin;
+            ping_pong(s, how);
+        });
     for (auto& v : variants(kWithNone | kWithAll))
         reg("BM_NslabRealmPhases/" + v.name, [v](benchmark::State& s) { realm_phases(s, v); });
-    for (const char* a : {"static_libstdcxx", "static"}) {
+    unsigned uts = core::ns_bit(core::Ns::uts);
+    for (const char* a : {"dynamic", "static_libstdcxx"}) {
         std::string file = std::string("nslab-agent-") + a;
         reg(std::string("BM_NslabLabStart/") + a, [file](benchmark::State& s) { lab_start_with(s, file); });
         reg(std::string("BM_NslabAgentExec/") + a, [file](benchmark::State& s) { agent_exec_with(s, file); });
+        reg(std::string("BM_NslabRealmStartAgent/") + a + "/uts",
+            [file, uts](benchmark::State& s) { realm_start_with(s, file, uts); });
     }
     for (auto [name, piece] : {std::pair{"nothing", Piece::nothing}, {"touch_64k", Piece::touch_64k},
                                {"pidfd_open", Piece::pidfd_open}, {"open_namespaces", Piece::open_namespaces},
                                {"pidfd_ns_ioctls", Piece::pidfd_ns_ioctls},
                                {"send_hello", Piece::send_hello}})
-        reg(std::string("BM_FreshChild/") + name, [piece = piece](benchmark::State& s) { fresh_child(s, piece); });
-    unsigned uts = core::ns_bit(core::Ns::uts);
-    reg("BM_NslabRealmStartStaticAgent/uts",
-        [uts](benchmark::State& s) { realm_start_with(s, "nslab-agent-static", uts); });
+        reg(std::string("BM_FreshChild/") + name, [piece = piece](benchmark::State& s) { fresh_child(s, piece); })
+            ->Iterations(kForkPerSampleIterations);
 }
 
 }  // namespace nslab::bench

@@ -228,6 +228,22 @@ void run_helper_benchmark(benchmark::State& state, const std::function<void(Sink
         state.counters[extra[j]] = benchmark::Counter(sums[j] / 1e3 / static_cast<double>(n));
 }
 
+PinToOneCpu::PinToOneCpu() {
+    static_assert(sizeof(old_) >= sizeof(cpu_set_t));
+    auto* old = reinterpret_cast<cpu_set_t*>(old_);
+    saved_ = ::sched_getaffinity(0, sizeof(cpu_set_t), old) == 0;
+    cpu_ = ::sched_getcpu();
+    if (cpu_ < 0) return;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu_, &one);
+    if (::sched_setaffinity(0, sizeof one, &one) != 0) cpu_ = -1;
+}
+
+PinToOneCpu::~PinToOneCpu() {
+    if (saved_) (void)::sched_setaffinity(0, sizeof(cpu_set_t), reinterpret_cast<cpu_set_t*>(old_));
+}
+
 int map_root_to_root_self() {
     auto put = [](const char* path, const char* text) {
         int fd = ::open(path, O_WRONLY | O_CLOEXEC);

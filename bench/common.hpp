@@ -112,6 +112,27 @@ void run_helper_benchmark(benchmark::State& state, const std::function<void(Sink
 // /proc/self files): lets it create the next nested user namespace. Returns 0 or -errno.
 int map_root_to_root_self();
 
+// Samples per repetition for benchmarks that fork a process per sample: Google Benchmark sizes a run
+// by the time measured, which here is a small part of the wall time (the fork is not timed).
+inline constexpr int64_t kForkPerSampleIterations = 300;
+
+// Pins this process (and so every child it starts from now on) to the CPU it runs on, and restores
+// the affinity on destruction. On this VM a halted idle vCPU takes ~80 µs to wake, so a round trip
+// between two processes on two CPUs pays that twice; the *_1cpu variants take it out.
+class PinToOneCpu {
+public:
+    PinToOneCpu();
+    ~PinToOneCpu();
+    PinToOneCpu(const PinToOneCpu&) = delete;
+    PinToOneCpu& operator=(const PinToOneCpu&) = delete;
+    int cpu() const { return cpu_; }
+
+private:
+    int cpu_ = -1;
+    bool saved_ = false;
+    unsigned char old_[128] = {};  // a cpu_set_t
+};
+
 // ---- registration ---------------------------------------------------------------------------
 void register_kernel_benchmarks();
 void register_nslab_benchmarks();

@@ -336,16 +336,28 @@ void register_kernel_benchmarks() {
 
     for (auto& v : with_lab)
         reg("BM_Clone3/" + v.name, [v](benchmark::State& s) { clone3_exit_wait(s, v, false); });
-    for (auto& v : kinds_all)
-        reg("BM_Unshare/" + v.name, [v](benchmark::State& s) { unshare_loop(s, v); });
+    for (auto& v : kinds_all) {
+        auto* b = reg("BM_Unshare/" + v.name, [v](benchmark::State& s) { unshare_loop(s, v); });
+        if (v.flags & CLONE_NEWPID) b->Iterations(kForkPerSampleIterations);  // a process per sample
+    }
     for (auto& v : kinds_all)
         reg("BM_NsCreate/" + v.name, [v](benchmark::State& s) { hold_release(s, v, false); });
     for (auto& v : kinds_all)
         reg("BM_NsRelease/" + v.name, [v](benchmark::State& s) { hold_release(s, v, true); });
-    for (auto& v : variants(0))
-        reg("BM_Setns/" + v.name, [v](benchmark::State& s) { setns_bench(s, v, false); });
+    for (auto& v : variants(0)) {
+        auto* b = reg("BM_Setns/" + v.name, [v](benchmark::State& s) { setns_bench(s, v, false); });
+        if (v.flags & CLONE_NEWUSER) b->Iterations(kForkPerSampleIterations);  // a process per sample
+    }
     Variant every = kinds_all.back();
-    reg("BM_Setns/all_pidfd", [every](benchmark::State& s) { setns_bench(s, every, true); });
+    reg("BM_Setns/all_pidfd", [every](benchmark::State& s) { setns_bench(s, every, true); })
+        ->Iterations(kForkPerSampleIterations);
+    // The floor with every process on one CPU (see PinToOneCpu).
+    for (auto& v : variants(0))
+        if (v.name == "uts")
+            reg("BM_Clone3/uts_1cpu", [v](benchmark::State& s) {
+                PinToOneCpu pin;
+                clone3_exit_wait(s, v, false);
+            });
     for (auto& v : with_lab)
         reg("BM_Clone3x2/" + v.name, [v](benchmark::State& s) { clone3_exit_wait(s, v, true); })->Threads(2);
     for (int d : {1, 8, 32}) reg("BM_NestedPid/" + std::to_string(d), [d](benchmark::State& s) { nested_pid(s, d); });

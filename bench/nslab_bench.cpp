@@ -5,6 +5,7 @@
 //                               counters start_us and teardown_us split it
 //   BM_NslabAgentExec           exec of nslab-agent alone (it exits at once): the exec share of a lab
 //   BM_NslabProbe/lab|realm     one probe round-trip, client.call("hostname")
+//   *_1cpu                      the same with every process on one CPU (no idle-vCPU wake-ups)
 //   BM_NslabExperiment/<name>   runner::run_experiment of a small in-memory suite
 #include <fcntl.h>
 #include <poll.h>
@@ -217,6 +218,17 @@ void register_nslab_benchmarks() {
     reg("BM_NslabAgentExec", agent_exec);
     reg("BM_NslabProbe/lab", [](benchmark::State& s) { probe(s, false); });
     reg("BM_NslabProbe/realm", [](benchmark::State& s) { probe(s, true); });
+    // The same with the runner, the lab and the realm on one CPU (see PinToOneCpu in common.hpp).
+    reg("BM_NslabProbe/realm_1cpu", [](benchmark::State& s) {
+        PinToOneCpu pin;
+        probe(s, true);
+    });
+    for (auto& v : variants(0))
+        if (v.name == "uts")
+            reg("BM_NslabRealmStart/uts_1cpu", [v](benchmark::State& s) {
+                PinToOneCpu pin;
+                realm_start(s, v);
+            });
     reg("BM_NslabExperiment/hostname_isolated", whole_experiment);
 }
 

@@ -16,6 +16,7 @@ import argparse
 import json
 import math
 import os
+import re
 import statistics
 import sys
 
@@ -70,6 +71,8 @@ class Bench:
 
 
 def short_name(gb_name):
+    """BM_Setns/user/iterations:300/manual_time -> BM_Setns/user"""
+    gb_name = re.sub(r"/(iterations|threads):\d+", "", gb_name)
     for suffix in ("/manual_time", "/real_time"):
         gb_name = gb_name.replace(suffix, "")
     return gb_name
@@ -153,6 +156,12 @@ def evaluate(benches, catalogue):
         t.status = "MISS" if misses else "PASS"
         t.value = f"worst {fmt_ratio(worst)}; {n - len(misses)}/{n} variants within" + (
             f" (over: {', '.join(misses)})" if misses else "")
+    r, c = get(benches, "BM_NslabRealmStart/uts_1cpu"), get(benches, "BM_Clone3/uts_1cpu")
+    if r.ok and c.ok:
+        ratio = r.median / c.median
+        t.details.append(("uts, every process on one CPU (for information)",
+                          f"{fmt_us(r.median)} / {fmt_us(c.median)} = {fmt_ratio(ratio)}",
+                          "(PASS)" if ratio <= REALM_VS_CLONE3 else "(MISS)"))
     targets.append(t)
 
     t = Target("realm_vs_unshare", f"nslab realm start ≥ {REALM_VS_UNSHARE:g}× faster than unshare(1), same namespaces")
@@ -167,7 +176,13 @@ def evaluate(benches, catalogue):
         if st == "MISS":
             misses.append(k)
         worst = speedup if worst is None else min(worst, speedup)
-        t.details.append((k, f"{fmt_us(u.median)} / {fmt_us(r.median)} = {fmt_ratio(speedup)} faster", st))
+        text = f"{fmt_us(u.median)} / {fmt_us(r.median)} = {fmt_ratio(speedup)} faster"
+        c = get(benches, f"BM_Clone3/{k}")
+        if st == "MISS" and c.ok:
+            # A realm cannot start faster than the kernel creates its namespaces: the clone3 floor
+            # bounds the speed-up any launcher can reach over unshare(1).
+            text += f" (the clone3 floor, {fmt_us(c.median)}, allows at most {fmt_ratio(u.median / c.median)})"
+        t.details.append((k, text, st))
     if n == 0:
         t.status, t.value = "N/A", "no data (unshare(1) missing?)"
     else:
@@ -192,6 +207,12 @@ def evaluate(benches, catalogue):
     if p.ok:
         t.status = "PASS" if p.median < PROBE_LIMIT_US else "MISS"
         t.value = f"{fmt_us(p.median)} median, {fmt_us(p.p90)} p90 (realm); {fmt_us(pl.median)} (lab)"
+        p1, raw = get(benches, "BM_NslabProbe/realm_1cpu"), get(benches, "BM_PingPong/raw")
+        if raw.ok:
+            t.value += f"; a bare socket round trip between two processes: {fmt_us(raw.median)}"
+        if p1.ok:
+            t.value += (f"; all on one CPU: {fmt_us(p1.median)} "
+                        f"({'PASS' if p1.median < PROBE_LIMIT_US else 'MISS'} there)")
     else:
         t.status, t.value = "N/A", p.error or "no data"
     targets.append(t)
@@ -204,9 +225,14 @@ def evaluate(benches, catalogue):
         t.status = "PASS" if med < CATALOGUE_LIMIT_S else "MISS"
         t.value = (f"{med:.2f} s median of {len(walls)} runs ({min(walls):.2f}–{max(walls):.2f} s), "
                    f"{n_exp} experiments, {n_exp / med:.1f} experiments/s")
+        if catalogue.get("excluded"):
+            t.value = (f"partial catalogue, {', '.join(catalogue['excluded'])} left out (does not load at this "
+                       f"commit): " + t.value)
         bad = [r for r in catalogue["runs"] if r.get("status") != 0]
         if bad:
-            t.value += f"; {len(bad)} run(s) exited non-zero ({bad[0].get('summary') or 'status ' + str(bad[0].get('status'))})"
+            why = bad[0].get("summary") or "status " + str(bad[0].get("status"))
+            first = (bad[0].get("not_passed") or "").strip().splitlines()
+            t.value += f"; {len(bad)} run(s) exited non-zero ({why}" + (f"; first: {first[0][:120]}" if first else "") + ")"
     elif catalogue and catalogue.get("load_error"):
         t.status, t.value = "N/A", "the catalogue does not load: " + catalogue["load_error"].splitlines()[0][:200]
     else:
@@ -233,6 +259,22 @@ def catalogue_breakdown(catalogue, run, benches):
     lines.append(f"{len(exps)} experiments: sum of their durations {total:.0f} ms on 2 workers "
                  f"(≥ {total / 2:.0f} ms of wall time if perfectly shared); per experiment median "
                  f"{statistics.median(durs):.1f} ms, max {durs[-1]:.1f} ms")
+    med = statistics.median(durs)
+    long_ones = sorted((e for e in exps if e.get("duration_ms", 0) > max(200.0, 10 * med)),
+                       key=lambda e: -e["duration_ms"])
+    if long_ones:
+        lsum = sum(e["duration_ms"] for e in long_ones)
+        lines.append(f"{len(long_ones)} experiments take over 10× the median and {lsum:.0f} ms together "
+                     f"({100 * lsum / total:.0f}% of the summed time), mostly waiting rather than computing: "
+                     + ", ".join(f"{e['full_name']} {e['duration_ms']:.0f} ms" for e in long_ones[:8])
+                     + f". On 2 workers they alone need ≥ {max(lsum / 2, long_ones[0]['duration_ms']):.0f} ms")
+        rest = [d for d in durs if d <= max(200.0, 10 * med)]
+        lines.append(f"the other {len(rest)} experiments: {sum(rest):.0f} ms summed, {statistics.median(rest):.1f} ms "
+                     f"median each")
+    other = catalogue.get("other_jobs_wall_s") or {}
+    if other:
+        lines.append("the same catalogue with more workers (one run each): " +
+                     ", ".join(f"-j {j}: {w:.2f} s" for j, w in sorted(other.items(), key=lambda kv: int(kv[0]))))
     lab = get(benches, "BM_NslabLabStart")
     if lab.ok:
         start, teardown = lab.counter("start_us"), lab.counter("teardown_us")
@@ -357,7 +399,8 @@ FAMILY_DOC = [
     ("BM_Bwrap", "`bwrap --unshare-<kind> --dev-bind / / true` (all: `--unshare-all`)"),
 ]
 
-SHOWN_COUNTERS = ["clone3_us", "create_us", "release_us", "start_us", "teardown_us", "child_cpu_us", "mounts"]
+SHOWN_COUNTERS = ["clone3_us", "create_us", "release_us", "start_us", "teardown_us", "spawn_reply_us", "hello_us",
+                  "child_cpu_us", "mounts"]
 
 
 def family_of(name):
@@ -485,6 +528,56 @@ def render_md(benches, context, targets, catalogue, run_info, notes, command):
     return "\n".join(L)
 
 
+README_BEGIN = "<!-- bench:begin (bench/report.py --readme fills this in; do not edit by hand) -->"
+README_END = "<!-- bench:end -->"
+
+
+def render_readme_block(benches, context, targets, run_info, out_rel):
+    """The README's summary of one run: machine, targets with PASS/MISS, the main kinds, the chart."""
+    ri = run_info or {}
+    L = [README_BEGIN, ""]
+    cpu = context.get("cpu_model", "?") + (f" @ {context.get('mhz_per_cpu')} MHz" if context.get("mhz_per_cpu") else "")
+    L.append(f"Measured on {context.get('nproc', '?')} vCPUs ({cpu}), {context.get('mem_total', '?')} of memory, "
+             f"kernel {context.get('kernel', ri.get('kernel', '?'))}, on {context.get('date', '?')[:10]} at commit "
+             f"{ri.get('commit', '?')}; load average before the run {ri.get('load_before', '?')}, during it "
+             f"{ri.get('load_during', '?')}. Full tables: [{out_rel}/results.md]({out_rel}/results.md); "
+             f"raw data: [{out_rel}/results.json]({out_rel}/results.json).")
+    L.append("")
+    L.append("| target | result | |")
+    L.append("|---|---|---|")
+    for t in targets:
+        L.append(f"| {t.text} | {t.value} | **{t.status}** |")
+    L.append("")
+    cols = [("clone3→exit→wait", "BM_Clone3"), ("setns", "BM_Setns"), ("nslab realm", "BM_NslabRealmStart"),
+            ("unshare(1)", "BM_UnshareCmd"), ("bwrap", "BM_Bwrap")]
+    L.append("| kind (medians) | " + " | ".join(c for c, _ in cols) + " |")
+    L.append("|---|" + "---|" * len(cols))
+    for k in ["none"] + KINDS + ["all"]:
+        cells = [fmt_us(get(benches, f"{fam}/{k}").median) for _, fam in cols]
+        if all(c == "—" for c in cells):
+            continue
+        L.append(f"| {k} | " + " | ".join(cells) + " |")
+    L.append("")
+    L.append(f"![nslab benchmarks]({out_rel}/chart.svg)")
+    L.append("")
+    L.append(README_END)
+    return "\n".join(L)
+
+
+def update_readme(path, block):
+    with open(path) as f:
+        text = f.read()
+    start = text.find(README_BEGIN)
+    end = text.find(README_END)
+    if start < 0 or end < start:
+        print(f"report.py: {path} has no {README_BEGIN} … {README_END} block; README left alone", file=sys.stderr)
+        return False
+    text = text[:start] + block + text[end + len(README_END):]
+    with open(path, "w") as f:
+        f.write(text)
+    return True
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--results", required=True)
@@ -494,6 +587,7 @@ def main():
     ap.add_argument("--notes")
     ap.add_argument("--out", required=True)
     ap.add_argument("--command", default="ci/bench")
+    ap.add_argument("--readme", help="refresh the summary between the bench markers of this README")
     args = ap.parse_args()
 
     try:
@@ -528,10 +622,15 @@ def main():
     with open(os.path.join(args.out, "results.md"), "w") as f:
         f.write(render_md(benches, context, targets, catalogue, run_info, notes, args.command))
 
+    if args.readme:
+        out_rel = os.path.relpath(os.path.abspath(args.out), os.path.dirname(os.path.abspath(args.readme)))
+        if update_readme(args.readme, render_readme_block(benches, context, targets, run_info, out_rel)):
+            print(f"report.py: refreshed the benchmark summary in {args.readme}")
+
     for t in targets:
         print(t.line())
         for label, val, st in t.details:
-            print(f"        {st:4}  {label:7} {val}")
+            print(f"        {st:6}  {label:7} {val}")
     # The benchmarks the targets rest on must have run: a failure there is a broken benchmark.
     needed = ["BM_Clone3/uts", "BM_NslabRealmStart/uts", "BM_NslabProbe/realm", "BM_NslabLabStart"]
     broken = [n for n in needed if not get(benches, n).ok]

@@ -8,12 +8,12 @@ Records syscall tracepoints with `perf record -a` while nslab_bench runs BM_Nsla
 then splits every realm start into the phases between those events (medians over all starts):
 
   bench                         lab agent                         new realm (child)
-  sendmsg spawn_realm ──────▶ [wake, 1 MiB recv buffer] recvmsg
-                              [decode JSON, socketpair, pipe2]
+  sendmsg spawn_realm ──────▶ [wake] recvmsg returns
+                              [decode JSON, socketpair, pipe2 if user]
                               clone3 ─────────────────────────▶ starts
                               [reply JSON] sendmsg reply        [setup, send_hello: pidfd_open,
-  [wake, 1 MiB buffer] recvmsg ◀──────┘                          access/open/fstat ×8, JSON] sendmsg hello
-  [poll, 1 MiB buffer] recvmsg hello ◀──────────────────────────┘
+  [wake] recvmsg ◀────────────┘                                  8 pidfd ioctls, text] sendmsg hello
+  [poll] recvmsg hello ◀────────────────────────────────────────┘
   [decode hello, fstat ×8] done
 
 Needs root and perf. Prints a table; exits 1 when no realm start could be matched.
@@ -108,7 +108,7 @@ def phases(events):
             continue
         window = [x for x in agent if t0 <= x["time"] <= t_end]
         try:
-            a_rin = next(x["time"] for x in window if x["event"] == "syscalls:sys_enter_recvmsg")
+            # The agent may already sit in recvmsg when the request is sent (it blocks there).
             a_rout = next(x["time"] for x in window if x["event"] == "syscalls:sys_exit_recvmsg")
             a_cin = next(x["time"] for x in window if x["event"] == "syscalls:sys_enter_clone3")
             a_cout = next(x for x in window if x["event"] == "syscalls:sys_exit_clone3" and x["args"].strip() != "0x0")
@@ -128,11 +128,11 @@ def phases(events):
         except StopIteration:
             continue
         results.append({
-            "bench → agent: wake-up, 1 MiB buffer, up to recvmsg": a_rin - t0,
-            "agent: decode request, socketpair, pipe2": a_cin - a_rout,
+            "bench → agent: sendmsg until the agent's recvmsg returns": a_rout - t0,
+            "agent: decode request, socketpair (pipe2 for a user namespace)": a_cin - a_rout,
             "agent: clone3 (fork of the agent)": a_cout["time"] - a_cin,
             "agent: after clone3 until the reply is sent": a_send - a_cout["time"],
-            "bench: reply wake-up, 1 MiB buffer, up to recvmsg": rin[0] - a_send,
+            "bench: reply wake-up, up to recvmsg": rin[0] - a_send,
             "child: from clone3 to hello sendmsg (setup, send_hello)": c_send - c_start,
             "bench: from reply to hello recvmsg (hello already sent?)": rin[1] - rout[0],
             "bench: hello wait after its recvmsg entry": rout[1] - rin[1],

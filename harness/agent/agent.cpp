@@ -6,30 +6,102 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include "agent/registry.hpp"
 #include "core/namespace_kind.hpp"
+#include "sys/nsfs_calls.hpp"
 #include "sys/syscalls.hpp"
 
 namespace nslab::agent {
 
-sys::Status send_hello(int sock, const std::string& role) {
-    NSLAB_ASSIGN_OR_RETURN(int self_pidfd, sys::pidfd_open(sys::getpid()));
-    core::UniqueFd pidfd(self_pidfd);
-    NSLAB_ASSIGN_OR_RETURN(core::NamespaceSet set, core::open_namespaces());
-    std::vector<int> fds{pidfd.get()};
-    json kinds = json::array();
-    for (auto& k : core::namespace_kinds()) {
-        if (!set.fd(k.ns)) continue;
-        kinds.push_back(k.name);
-        fds.push_back(set.fd(k.ns).get());
+namespace {
+
+// The hello as text in a fixed buffer. A realm sends it from a fresh fork of its spawner, where
+// every heap or stack page it writes costs a copy-on-write fault (~3-5 µs on a small VM) and every
+// code page it runs for the first time a minor fault: nlohmann objects and their dump() took ~30
+// such faults here. The runner parses it with the JSON library like any other message.
+class HelloText {
+public:
+    void add(std::string_view s) {
+        if (s.size() > sizeof buf_ - n_) {
+            overflow_ = true;
+            return;
+        }
+        std::memcpy(buf_ + n_, s.data(), s.size());
+        n_ += s.size();
     }
+    void add(long long v) {
+        auto r = std::to_chars(buf_ + n_, buf_ + sizeof buf_, v);
+        if (r.ec != std::errc()) overflow_ = true;
+        else n_ = static_cast<size_t>(r.ptr - buf_);
+    }
+    bool overflow() const { return overflow_; }
+    std::string_view text() const { return {buf_, n_}; }
+
+private:
+    char buf_[384];
+    size_t n_ = 0;
+    bool overflow_ = false;
+};
+
+// This process's namespace of one kind, as a new fd: straight from its pidfd where the kernel
+// has the ioctl (6.11+, ~8 µs less per kind than the path walk of /proc/self/ns/<kind>), else
+// from /proc. Remembers a kernel without the ioctl.
+sys::Result<int> open_own_namespace(int self_pidfd, const core::NamespaceKind& k) {
+    static bool no_ioctl = false;
+    if (!no_ioctl) {
+        auto fd = sys::pidfd_get_namespace(self_pidfd, k.clone_flag);
+        if (fd.ok()) return fd;
+        int e = fd.error().err();
+        if (e != ENOTTY && e != EINVAL && e != EOPNOTSUPP) return fd;
+        no_ioctl = true;
+    }
+    char path[32] = "/proc/self/ns/";
+    std::memcpy(path + 14, k.name.data(), std::min(k.name.size(), sizeof path - 15));
+    return sys::open(path, O_RDONLY | O_CLOEXEC);
+}
+
+}  // namespace
+
+sys::Status send_hello(int sock, std::string_view role) {
+    for (char ch : role)
+        if (ch < 'a' || ch > 'z') return sys::Error::message("send_hello: role must be a lowercase word");
+    NSLAB_ASSIGN_OR_RETURN(int self_pidfd, sys::pidfd_open(sys::getpid()));
+    std::array<core::UniqueFd, core::kNsCount + 1> owned;
+    owned[0] = core::UniqueFd(self_pidfd);
+    std::array<int, core::kNsCount + 1> fds{self_pidfd};
+    size_t n = 1;
     auto ids = sys::getresids();
-    json hello = {{"role", role}, {"pid", sys::getpid()}, {"ns", kinds}, {"uid", ids.euid}, {"gid", ids.egid}};
-    return send(sock, json{{"hello", hello}}, fds);
+    HelloText h;
+    h.add(R"({"hello":{"role":")");
+    h.add(role);
+    h.add(R"(","pid":)");
+    h.add(static_cast<long long>(sys::getpid()));
+    h.add(R"(,"ns":[)");
+    for (auto& k : core::namespace_kinds()) {
+        if (!core::kernel_has(k.ns)) continue;
+        NSLAB_ASSIGN_OR_RETURN(int fd, open_own_namespace(self_pidfd, k));
+        owned[n] = core::UniqueFd(fd);
+        fds[n] = fd;
+        h.add(n == 1 ? "\"" : ",\"");
+        h.add(k.name);
+        h.add("\"");
+        ++n;
+    }
+    h.add(R"(],"uid":)");
+    h.add(static_cast<long long>(ids.euid));
+    h.add(R"(,"gid":)");
+    h.add(static_cast<long long>(ids.egid));
+    h.add("}}");
+    if (h.overflow()) return sys::Error::message("send_hello: the hello does not fit its buffer");
+    return sys::send_message(sock, h.text(), std::span<const int>(fds.data(), n));
 }
 
 void send_setup_error(int sock, const sys::Error& e) {

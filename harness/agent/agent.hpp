@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "agent/protocol.hpp"
 #include "sys/result.hpp"
@@ -11,7 +12,7 @@ namespace nslab::agent {
 
 // Sends the hello: role, pid as this process sees it, and as fds a pidfd of itself followed by one
 // fd per namespace kind the kernel has (the runner's view of this realm's identity).
-sys::Status send_hello(int sock, const std::string& role);
+sys::Status send_hello(int sock, std::string_view role);
 // Sends a failed hello: the realm could not be set up; the runner reports this error.
 void send_setup_error(int sock, const sys::Error& e);
 // Serves requests until the peer closes the socket; returns the process exit code.

@@ -21,8 +21,10 @@ sys::Result<json> decode(std::string_view bytes) {
 }
 
 sys::Result<Message> receive(int sock, int timeout_ms) {
-    NSLAB_ASSIGN_OR_RETURN(bool ready, sys::poll_readable(sock, timeout_ms));
-    if (!ready) return sys::Error(ETIMEDOUT, "waiting for the agent's answer");
+    if (timeout_ms >= 0) {  // with no time limit, recvmsg itself blocks: one system call less
+        NSLAB_ASSIGN_OR_RETURN(bool ready, sys::poll_readable(sock, timeout_ms));
+        if (!ready) return sys::Error(ETIMEDOUT, "waiting for the agent's answer");
+    }
     NSLAB_ASSIGN_OR_RETURN(sys::Received r, sys::recv_message(sock, kMaxMessage));
     Message m;
     for (int fd : r.fds) m.fds.emplace_back(fd);

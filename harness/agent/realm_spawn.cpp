@@ -127,8 +127,13 @@ sys::Result<json> spawn_realm(OpCall& c) {
 
     NSLAB_ASSIGN_OR_RETURN(auto socks, sys::socketpair_seqpacket());
     core::UniqueFd parent_end(socks.first), child_end(socks.second);
-    NSLAB_ASSIGN_OR_RETURN(auto sync, sys::pipe2(O_CLOEXEC));
-    core::UniqueFd sync_r(sync.first), sync_w(sync.second);
+    // The child waits on this pipe only for its id maps: without a new user namespace, no pipe.
+    core::UniqueFd sync_r, sync_w;
+    if (plan.new_mask & core::ns_bit(core::Ns::user)) {
+        NSLAB_ASSIGN_OR_RETURN(auto sync, sys::pipe2(O_CLOEXEC));
+        sync_r = core::UniqueFd(sync.first);
+        sync_w = core::UniqueFd(sync.second);
+    }
 
     // Time is entered in the child (see child_setup), never through clone3's CLONE_NEWTIME.
     unsigned clone_mask = plan.new_mask & ~core::ns_bit(core::Ns::time);

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/ipc.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/msg.h>
 #include <sys/prctl.h>
@@ -519,6 +520,31 @@ Result<std::pair<int, int>> socketpair_seqpacket() {
     return std::pair{sv[0], sv[1]};
 }
 
+namespace {
+
+struct RecvBuffer {
+    char* data = nullptr;
+    size_t size = 0;
+    RecvBuffer() = default;
+    RecvBuffer(const RecvBuffer&) = delete;
+    RecvBuffer& operator=(const RecvBuffer&) = delete;
+    ~RecvBuffer() {
+        if (data) ::munmap(data, size);
+    }
+    Status reserve(size_t bytes) {
+        if (bytes <= size) return {};
+        void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) return last_error("mmap(" + std::to_string(bytes) + " bytes, receive buffer)");
+        (void)::madvise(p, bytes, MADV_WIPEONFORK);  // an optimisation: EINVAL before 4.14 changes nothing
+        if (data) ::munmap(data, size);
+        data = static_cast<char*>(p);
+        size = bytes;
+        return {};
+    }
+};
+
+}  // namespace
+
 Status send_message(int sock, std::string_view bytes, std::span<const int> fds) {
     struct iovec iov {
         const_cast<char*>(bytes.data()), bytes.size()
@@ -526,11 +552,15 @@ Status send_message(int sock, std::string_view bytes, std::span<const int> fds) 
     struct msghdr msg {};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    std::vector<char> control;
+    // On the stack: a realm's hello is sent from a fresh fork, where a heap page written is a
+    // copy-on-write fault. recv_message takes at most 64 fds per message, so no more are sent.
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * 64)];
+    if (fds.size() > 64)
+        return Error(EINVAL, "sendmsg(fd=" + std::to_string(sock) + "): " + std::to_string(fds.size()) +
+                                 " fds, more than the 64 a message carries");
     if (!fds.empty()) {
-        control.resize(CMSG_SPACE(sizeof(int) * fds.size()));
-        msg.msg_control = control.data();
-        msg.msg_controllen = control.size();
+        msg.msg_control = control;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
         struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
@@ -548,11 +578,14 @@ Status send_message(int sock, std::string_view bytes, std::span<const int> fds) 
 Result<Received> recv_message(int sock, size_t max_bytes) {
     Received out;
     // One receive buffer per thread, reused: a fresh zero-filled 1 MiB per message cost ~100 us of
-    // page faults and memset on every request and every reply.
-    thread_local std::vector<char> buffer;
-    if (buffer.size() < max_bytes) buffer.resize(max_bytes);
+    // page faults and memset on every request and every reply. Mapped, never cleared: only the
+    // pages that messages reach are ever touched. MADV_WIPEONFORK (madvise(2), Linux 4.14): a fork
+    // (an agent spawning a realm) gets it as fresh zero pages instead of copying its page tables
+    // and sharing its pages copy-on-write.
+    thread_local RecvBuffer buffer;
+    NSLAB_TRY(buffer.reserve(max_bytes));
     struct iovec iov {
-        buffer.data(), max_bytes
+        buffer.data, max_bytes
     };
     alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * 64)];
     struct msghdr msg {};
@@ -577,7 +610,7 @@ Result<Received> recv_message(int sock, size_t max_bytes) {
         return Error(EMSGSIZE, "recvmsg(fd=" + std::to_string(sock) + "): message truncated");
     }
     out.eof = (n == 0 && out.fds.empty());
-    out.bytes.assign(buffer.data(), static_cast<size_t>(n));
+    out.bytes.assign(buffer.data, static_cast<size_t>(n));
     return out;
 }
 

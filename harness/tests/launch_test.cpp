@@ -85,6 +85,31 @@ TEST(BuiltinLauncher, UserNamespaceMapsRootAndTimeOffsetShiftsUptime) {
     EXPECT_LE(shifted - host, 86401);
 }
 
+// send_hello takes its namespace fds from its pidfd (PIDFD_GET_*_NAMESPACE) where the kernel can, from
+// /proc/self/ns otherwise: either way they must be the namespaces /proc shows for the realm, also
+// for time, which the realm enters after clone3 (its time_for_children becomes its own).
+TEST(BuiltinLauncher, HelloNamespacesAreTheOnesProcShowsForTheRealm) {
+    launch::Lab lab = must_start_lab();
+    unsigned mask = core::ns_bit(core::Ns::uts) | core::ns_bit(core::Ns::ipc);
+    if (core::kernel_has(core::Ns::time)) mask |= core::ns_bit(core::Ns::time);
+    auto a = launch::make_builtin_launcher()->start(lab.client, {.name = "A", .new_mask = mask}, soon());
+    ASSERT_TRUE(a.ok()) << a.error().describe();
+    auto info = sys::read_file("/proc/self/fdinfo/" + std::to_string(a->hello.pidfd.get()));
+    ASSERT_TRUE(info.ok()) << info.error().describe();
+    auto at = info->find("\nPid:");
+    ASSERT_NE(at, std::string::npos) << *info;
+    std::string pid = std::to_string(std::stol(info->substr(at + 5)));
+    auto proc = core::open_namespaces("/proc/" + pid + "/ns/");
+    ASSERT_TRUE(proc.ok()) << proc.error().describe();
+    for (auto& k : core::namespace_kinds()) {
+        if (!core::kernel_has(k.ns)) continue;
+        ASSERT_TRUE(a->hello.ns.id(k.ns)) << k.name;
+        EXPECT_EQ(*a->hello.ns.id(k.ns), *proc->id(k.ns)) << k.name;
+        bool is_new = mask & core::ns_bit(k.ns);
+        EXPECT_EQ(is_new, *a->hello.ns.id(k.ns) != *lab.hello.ns.id(k.ns)) << k.name;
+    }
+}
+
 TEST(AgentClient, AnAgentThatDiesIsReportedNotAwaited) {
     launch::Lab lab = must_start_lab();
     ASSERT_TRUE(sys::pidfd_send_signal(lab.init.pidfd(), SIGKILL).ok());

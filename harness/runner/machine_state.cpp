@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "runner/cgroup_cleanup.hpp"
+#include "runner/lab_cgroup.hpp"
 #include "sys/syscalls.hpp"
 
 namespace nslab::runner {
@@ -114,7 +115,9 @@ void diff(std::vector<std::string>& out, const std::string& what, const std::vec
 
 }  // namespace
 
-MachineState snapshot_machine() {
+MachineState snapshot_machine() { return snapshot_machine(lab_cgroup_parents(LabLimits{})); }
+
+MachineState snapshot_machine(const std::vector<std::string>& cgroup_parents) {
     MachineState s;
     s.hostname = sys::gethostname().ok() ? *sys::gethostname() : "";
     s.domainname = sys::getdomainname().ok() ? *sys::getdomainname() : "";
@@ -123,7 +126,7 @@ MachineState snapshot_machine() {
     s.posix = posix_objects();
     s.links = links();
     s.processes = sorted(descendants());
-    s.cgroups = sorted(own_child_cgroups());
+    s.cgroups = sorted(own_child_cgroups(cgroup_parents));
     return s;
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "experiment/model.hpp"
+#include "runner/lab_cgroup.hpp"
 #include "runner/result.hpp"
 
 namespace nslab::runner {
@@ -17,6 +18,8 @@ struct RunOptions {
     // Own each lab by a new user namespace: required when not root, possible as root.
     bool lab_in_user_namespace = false;
     int jobs = 1;
+    // Per-lab bounds on tasks and memory (`--max-pids`, `--max-memory`): see runner/lab_cgroup.hpp.
+    LabLimits limits;
 };
 
 RunOptions default_options();  // lab_in_user_namespace when not root

@@ -146,8 +146,11 @@ TEST_F(InjectedFaults, OutputFloodIsCappedInTimeCaptureAndRunnerMemory) {
     EXPECT_NE(reason.find("exited with 3, expected 0"), std::string::npos) << reason.substr(0, 300);
     EXPECT_NE(reason.find("[nslab: output cut at 64 KiB]"), std::string::npos) << reason.substr(reason.size() - 300);
     EXPECT_LT(reason.size(), 70u * 1024);
-    // 100 MB went through the agent; the runner (and every agent it reaped) stayed small.
-    EXPECT_LT(run.usage.ru_maxrss, 64L * 1024) << "max RSS in KiB";
+    // 100 MB went through the agent; the runner (and every agent it reaped) grew by little more
+    // than a healthy run does (a relative bound: sanitizer builds start larger).
+    auto baseline = run_nslab({fixture("topology_wrong.yaml")});
+    EXPECT_LT(run.usage.ru_maxrss, baseline.usage.ru_maxrss + 32L * 1024)
+        << "max RSS in KiB; a healthy run: " << baseline.usage.ru_maxrss;
     EXPECT_LT(run.seconds, 30);
 }
 

@@ -51,7 +51,8 @@ std::string random_suffix() {
 
 sys::Result<json> cgroup_sandbox(OpCall& c) {
     NSLAB_ASSIGN_OR_RETURN(std::string mount_point, arg_string(c.args, "mount"));
-    // A cgroup2 mount made in the lab's cgroup namespace has the lab's root, the runner's cgroup.
+    // A cgroup2 mount made in the lab's cgroup namespace shows the hierarchy from the lab's root:
+    // the lab's own cgroup when it has one in cgroup v2 (runner/lab_cgroup.hpp), else the runner's.
     const std::string root = "/tmp/.nslab_cgroup2_root";
     NSLAB_TRY(sys::mkdir_p(root));
     NSLAB_TRY(sys::mount("cgroup2", root, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC));

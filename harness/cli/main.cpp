@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -54,6 +55,9 @@ struct RunArgs {
     std::vector<std::string> launcher_creates;
     bool launcher_mounts_proc = false;
     bool launcher_socket = false;
+    unsigned long long max_pids = runner::LabLimits{}.max_pids;
+    std::string max_memory;
+    std::string cgroup_parent;
 };
 
 // The --launcher options as a launcher configuration; nullopt when every realm keeps its own.
@@ -93,6 +97,23 @@ std::optional<launch::LauncherConfig> launcher_config(const RunArgs& a, std::str
     return c;
 }
 
+// "268435456", "256M", "1G", "64K" -> bytes; nullopt when malformed.
+std::optional<unsigned long long> parse_bytes(const std::string& text) {
+    size_t used = 0;
+    unsigned long long n = 0;
+    try {
+        n = std::stoull(text, &used);
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+    std::string unit = text.substr(used);
+    if (unit == "" || unit == "B") return n;
+    if (unit == "K" || unit == "KiB") return n << 10;
+    if (unit == "M" || unit == "MiB") return n << 20;
+    if (unit == "G" || unit == "GiB") return n << 30;
+    return std::nullopt;
+}
+
 // SIGINT/SIGTERM are taken by a thread of their own (blocked everywhere else): the first stops the
 // run cleanly — live labs killed, the report still written — and a second one exits at once.
 void start_signal_thread() {
@@ -130,18 +151,29 @@ int run_command(const RunArgs& a) {
         std::cerr << "nslab: " << launcher_error << "\n";
         return kExitBadInput;
     }
-    start_signal_thread();
-    runner::MachineState before;
-    if (a.check_leaks) {
-        // As subreaper, a process that escaped a lab would be re-parented to us, and seen.
-        ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-        before = runner::snapshot_machine();
-    }
     runner::RunOptions options = runner::default_options();
     options.jobs = a.jobs;
     if (a.timeout > 0) options.timeout_s = a.timeout;
     if (a.user_lab) options.lab_in_user_namespace = true;
     options.launcher = launcher;
+    options.limits.max_pids = a.max_pids;
+    options.limits.cgroup_parent = a.cgroup_parent;
+    if (!a.max_memory.empty()) {
+        auto bytes = parse_bytes(a.max_memory);
+        if (!bytes) {
+            std::cerr << "nslab: --max-memory " << a.max_memory << ": not a size (bytes, or with K, M, G)\n";
+            return kExitBadInput;
+        }
+        options.limits.max_memory = *bytes;
+    }
+    start_signal_thread();
+    runner::MachineState before;
+    const auto cgroup_parents = runner::lab_cgroup_parents(options.limits);
+    if (a.check_leaks) {
+        // As subreaper, a process that escaped a lab would be re-parented to us, and seen.
+        ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+        before = runner::snapshot_machine(cgroup_parents);
+    }
 
     // The matrix goes to stdout; a machine format goes to --output (or stdout when pretty is not shown).
     bool pretty_to_stdout = a.format == "pretty" || !a.output.empty();
@@ -174,7 +206,7 @@ int run_command(const RunArgs& a) {
     if (a.check_leaks) {
         while (::waitpid(-1, nullptr, WNOHANG) > 0) {
         }
-        auto leaks = runner::describe_leaks(before, runner::snapshot_machine());
+        auto leaks = runner::describe_leaks(before, runner::snapshot_machine(cgroup_parents));
         for (auto& l : leaks) std::cout << "LEAK: " << l << "\n";
         if (!leaks.empty()) code = kExitFailed;
         else std::cout << "no leaks: hostname, mounts, IPC objects, links and processes are as before the run\n";
@@ -245,6 +277,12 @@ int main(int argc, char** argv) {
                       "With --launcher command: the command always mounts a fresh /proc");
     run_cmd->add_flag("--launcher-socket", run.launcher_socket,
                       "The agent connects to a socket path instead of an inherited fd (for launchers that close fds)");
+    run_cmd->add_option("--max-pids", run.max_pids,
+                        "Tasks per lab (cgroup pids.max, else RLIMIT_NPROC when not root); 0: no bound")
+        ->capture_default_str();
+    run_cmd->add_option("--max-memory", run.max_memory, "Memory per lab (cgroup memory.max), e.g. 256M; default none");
+    run_cmd->add_option("--cgroup-parent", run.cgroup_parent,
+                        "A cgroup v2 directory to make the labs' cgroups in (default: probed)");
     run_cmd->add_flag("--check-leaks", run.check_leaks,
                       "Snapshot hostname, mounts, IPC objects, links and processes before and after; fail naming any leak");
 

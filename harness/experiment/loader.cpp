@@ -1,14 +1,17 @@
 #include "experiment/loader.hpp"
 #include "launch/traits.hpp"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -1026,6 +1029,29 @@ LoadError syntax_error(const std::string& text, const std::string& file, const Y
     return {Mark{file, line, column}, message};
 }
 
+// The offset of the first byte that does not begin or continue a well-formed UTF-8 sequence
+// (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF).
+std::optional<size_t> first_invalid_utf8(const std::string& text) {
+    const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+    const size_t n = text.size();
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        size_t len;
+        unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+        if (c < 0x80) { ++i; continue; }
+        if (c >= 0xC2 && c <= 0xDF) len = 2;
+        else if (c >= 0xE0 && c <= 0xEF) { len = 3; if (c == 0xE0) lo = 0xA0; if (c == 0xED) hi = 0x9F; }
+        else if (c >= 0xF0 && c <= 0xF4) { len = 4; if (c == 0xF0) lo = 0x90; if (c == 0xF4) hi = 0x8F; }
+        else return i;
+        if (i + len > n) return i;
+        if (s[i + 1] < lo || s[i + 1] > hi) return i;
+        for (size_t k = 2; k < len; ++k)
+            if (s[i + k] < 0x80 || s[i + k] > 0xBF) return i;
+        i += len;
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 std::string LoadError::str() const { return mark.str() + ": error: " + message; }
@@ -1049,6 +1075,18 @@ LoadResult load_text(const std::string& text, const std::string& file) {
         result.errors.push_back({Mark{file, static_cast<int>(line), 1}, "the file contains a NUL byte: it is not a YAML text file"});
         return result;
     }
+    if (auto bad = first_invalid_utf8(text)) {
+        auto before = text.begin() + static_cast<long>(*bad);
+        auto line = std::count(text.begin(), before, '\n') + 1;
+        size_t line_start = text.rfind('\n', *bad == 0 ? 0 : *bad - 1);
+        size_t column = line_start == std::string::npos || *bad == 0 ? *bad + 1 : *bad - line_start;
+        char hex[8];
+        std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(text[*bad]));
+        result.errors.push_back({Mark{file, static_cast<int>(line), static_cast<int>(column)},
+                                 std::string("the file is not valid UTF-8 (byte ") + hex +
+                                     " here); suites are UTF-8 text"});
+        return result;
+    }
     // One document per file. yaml-cpp 0.7's LoadAll can loop forever on malformed input
     // (upstream jbeder/yaml-cpp#1319), so parse the first document with Load and find a second
     // one by its separator: a line starting with '---' (or content after '...') at column 0.
@@ -1060,6 +1098,13 @@ LoadResult load_text(const std::string& text, const std::string& file) {
     YAML::Node root;
     try {
         root = YAML::Load(text);
+    } catch (const YAML::DeepRecursion& e) {
+        // yaml-cpp's DepthGuard (depthguard.h, max_depth 2000 parser frames) ends deep nesting
+        // before the stack does, but calls it "bad file".
+        result.errors.push_back({Mark{file, e.mark.line + 1, e.mark.column + 1},
+                                 "YAML: nested too deeply (yaml-cpp stops at 2000 parser levels); a suite nests a "
+                                 "few levels"});
+        return result;
     } catch (const YAML::Exception& e) {
         result.errors.push_back(syntax_error(text, file, e));
         return result;
@@ -1107,9 +1152,12 @@ LoadResult load_paths(const std::vector<std::string>& paths) {
             all.errors.push_back({Mark{file, 0, 0}, std::string("cannot read the file: ") + std::strerror(errno)});
             continue;
         }
-        std::ostringstream text;
-        text << in.rdbuf();
-        LoadResult one = load_text(text.str(), file);
+        // Read at most one byte past the limit: a huge file (or /dev/zero) costs bounded memory and
+        // gets load_text's size error.
+        std::string text(kMaxFileBytes + 1, '\0');
+        in.read(text.data(), static_cast<std::streamsize>(text.size()));
+        text.resize(static_cast<size_t>(in.gcount()));
+        LoadResult one = load_text(text, file);
         all.errors.insert(all.errors.end(), one.errors.begin(), one.errors.end());
         for (auto& s : one.suites) {
             if (auto prev = suite_files.find(s.name); prev != suite_files.end()) {

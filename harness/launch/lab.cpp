@@ -4,6 +4,8 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -18,6 +20,22 @@
 #endif
 
 namespace nslab::launch {
+namespace {
+
+// Exit codes of the lab's child before execve (it can only make system calls there).
+constexpr int kExitCgroupUnshare = 123, kExitRlimit = 124, kExitNoGo = 126, kExitNoExec = 127;
+
+std::string describe_early_exit(int status) {
+    if (WIFEXITED(status)) switch (WEXITSTATUS(status)) {
+            case kExitCgroupUnshare: return "could not unshare(CLONE_NEWCGROUP) in its cgroup";
+            case kExitRlimit: return "could not set RLIMIT_NPROC";
+            case kExitNoGo: return "was not released by the runner";
+            case kExitNoExec: return "could not execve the agent";
+        }
+    return core::describe_wait_status(status);
+}
+
+}  // namespace
 
 std::string find_agent_binary() {
     if (const char* env = std::getenv("NSLAB_AGENT"); env && *env) return env;
@@ -29,6 +47,14 @@ std::string find_agent_binary() {
         if (::access(beside.c_str(), X_OK) == 0) return beside;
     }
     return NSLAB_AGENT_BUILD_PATH;
+}
+
+unsigned lab_namespaces(const LabOptions& options) {
+    unsigned mask = core::ns_bit(core::Ns::mnt) | core::ns_bit(core::Ns::uts) | core::ns_bit(core::Ns::ipc) |
+                    core::ns_bit(core::Ns::pid) | core::ns_bit(core::Ns::net);
+    if (core::kernel_has(core::Ns::cgroup)) mask |= core::ns_bit(core::Ns::cgroup);
+    if (options.user_namespace) mask |= core::ns_bit(core::Ns::user);
+    return mask;
 }
 
 sys::Result<Lab> start_lab(const LabOptions& options, agent::Deadline deadline) {
@@ -51,12 +77,17 @@ sys::Result<Lab> start_lab(const LabOptions& options, agent::Deadline deadline) 
     char* cenv[] = {env0, env1, nullptr};
     const int their_fd = theirs.get(), sync_fd = sync_r.get();
 
-    unsigned mask = core::ns_bit(core::Ns::mnt) | core::ns_bit(core::Ns::uts) | core::ns_bit(core::Ns::ipc) |
-                    core::ns_bit(core::Ns::pid) | core::ns_bit(core::Ns::net);
-    if (core::kernel_has(core::Ns::cgroup)) mask |= core::ns_bit(core::Ns::cgroup);
-    if (options.user_namespace) mask |= core::ns_bit(core::Ns::user);
-    NSLAB_ASSIGN_OR_RETURN(sys::CloneResult cr,
-                           sys::clone3(static_cast<uint64_t>(core::clone_flags_of(mask)) | CLONE_PIDFD));
+    unsigned mask = lab_namespaces(options) & ~core::ns_bit(core::Ns::cgroup);
+    // cgroup_namespaces(7): a new cgroup namespace is rooted at its creator's cgroup. clone3 makes
+    // the namespaces before CLONE_INTO_CGROUP moves the child (kernel/fork.c: copy_namespaces runs
+    // before cgroup_can_fork), so a lab placed in its own cgroup unshares its cgroup namespace
+    // itself, once there: its root is then the lab's cgroup, as it would be without one.
+    const bool unshare_cgroup_later = core::kernel_has(core::Ns::cgroup) && options.cgroup_fd >= 0;
+    if (core::kernel_has(core::Ns::cgroup) && !unshare_cgroup_later) mask |= core::ns_bit(core::Ns::cgroup);
+    const bool wait_for_go = options.user_namespace || !options.procs_files.empty();
+    const unsigned long long nproc = options.nproc_limit;
+    NSLAB_ASSIGN_OR_RETURN(sys::CloneResult cr, sys::clone3(static_cast<uint64_t>(core::clone_flags_of(mask)) | CLONE_PIDFD,
+                                                            options.cgroup_fd));
     if (cr.pid == 0) {
         // PR_SET_PDEATHSIG fires when the creating *thread* exits: the lab must not outlive the
         // runner thread that owns it.
@@ -67,23 +98,36 @@ sys::Result<Lab> start_lab(const LabOptions& options, agent::Deadline deadline) 
         ::dup2(their_fd, 3);                            // dup2 clears FD_CLOEXEC on the copy
         ::dup2(sync_copy, 4);
         ::syscall(SYS_close_range, 5U, ~0U, 0);
-        if (options.user_namespace) {
+        if (unshare_cgroup_later && ::unshare(CLONE_NEWCGROUP) != 0) ::_exit(kExitCgroupUnshare);
+        if (wait_for_go) {
             char go;
-            if (::read(4, &go, 1) != 1) ::_exit(126);  // the runner could not map our ids
+            // The runner maps our ids and writes our pid to cgroup v1 files before we go on.
+            if (::read(4, &go, 1) != 1) ::_exit(kExitNoGo);
         }
         ::close(4);
+        if (nproc) {
+            // setrlimit(2), RLIMIT_NPROC: counted per real uid in each user namespace (ucounts, 5.14+),
+            // and not enforced for root of the initial namespace (CAP_SYS_ADMIN/CAP_SYS_RESOURCE).
+            struct rlimit lim {nproc, nproc};
+            if (::setrlimit(RLIMIT_NPROC, &lim) != 0) ::_exit(kExitRlimit);
+        }
         // execve keeps the signal mask: the runner blocks SIGINT/SIGTERM for its signal thread,
         // and the lab's processes must start with none blocked.
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
         ::execve(agent_path.c_str(), cargv.data(), cenv);
-        ::_exit(127);
+        ::_exit(kExitNoExec);
     }
     Lab lab;
     lab.init = core::Child(cr.pid, core::UniqueFd(cr.pidfd));
     theirs.reset();
     sync_r.reset();
+    for (auto& procs : options.procs_files) {
+        // cgroups(7), v1: writing a pid to cgroup.procs moves that process; its children inherit.
+        auto moved = sys::write_file(procs, std::to_string(cr.pid));
+        if (!moved.ok()) return std::move(moved).error().context("placing the lab in its cgroup");
+    }
     if (options.user_namespace) {
         // user_namespaces(7): the runner, outside, maps root of the lab to itself; without
         // CAP_SETGID outside it must deny setgroups before gid_map.
@@ -91,6 +135,8 @@ sys::Result<Lab> start_lab(const LabOptions& options, agent::Deadline deadline) 
         auto s = core::write_id_maps("/proc/" + std::to_string(cr.pid), {{0, ids.euid, 1}}, {{0, ids.egid, 1}},
                                      /*deny_setgroups=*/true);
         if (!s.ok()) return std::move(s).error().context("mapping root of the lab");
+    }
+    if (wait_for_go) {
         char go = 1;
         NSLAB_TRY(sys::write(sync_w.get(), &go, 1));
     }
@@ -98,7 +144,7 @@ sys::Result<Lab> start_lab(const LabOptions& options, agent::Deadline deadline) 
     auto hello = lab.client.read_hello(deadline);
     if (!hello.ok()) {
         auto st = lab.init.wait_for(std::chrono::milliseconds(0));
-        std::string how = (st.ok() && *st) ? " (lab init " + core::describe_wait_status(**st) + ")" : "";
+        std::string how = (st.ok() && *st) ? " (lab init " + describe_early_exit(**st) + ")" : "";
         return std::move(hello).error().context("starting the lab" + how);
     }
     lab.hello = std::move(hello).value();

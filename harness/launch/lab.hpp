@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "agent/client.hpp"
 #include "core/child.hpp"
@@ -13,6 +14,12 @@ struct LabOptions {
     // Own the lab by a new user namespace (needed when not root; a later issue runs it so).
     bool user_namespace = false;
     std::string agent_path;  // empty: find_agent_binary()
+    // How the lab's tasks are bounded (runner/lab_cgroup.hpp decides): a cgroup v2 directory the
+    // lab starts in, cgroup v1 `cgroup.procs` files its pid is written to before it runs anything,
+    // and an RLIMIT_NPROC for when no cgroup can be used (0: none).
+    int cgroup_fd = -1;
+    std::vector<std::string> procs_files;
+    unsigned long long nproc_limit = 0;
 };
 
 struct Lab {
@@ -23,6 +30,9 @@ struct Lab {
 
 // NSLAB_AGENT, else nslab-agent beside /proc/self/exe, else the build tree's.
 std::string find_agent_binary();
+
+// The namespaces a lab with these options is made with (core::ns_bit mask).
+unsigned lab_namespaces(const LabOptions& options);
 
 sys::Result<Lab> start_lab(const LabOptions& options, agent::Deadline deadline);
 

@@ -14,23 +14,73 @@
 namespace nslab::runner {
 namespace {
 
-// cgroup v2: cgroup.events says "populated 0" when no process is in the cgroup or below it.
+// cgroup v2: cgroup.events says "populated 0" when no process is in the cgroup or below it; v1
+// has no such file: there an empty cgroup.procs in the tree says the same.
 bool unpopulated(const std::string& dir) {
-    auto events = sys::read_file(dir + "/cgroup.events");
-    return events.ok() && events->find("populated 0") != std::string::npos;
+    if (auto events = sys::read_file(dir + "/cgroup.events"); events.ok())
+        return events->find("populated 0") != std::string::npos;
+    auto procs = sys::read_file(dir + "/cgroup.procs");
+    if (!procs.ok() || !procs->empty()) return false;
+    auto entries = sys::list_dir(dir);
+    if (!entries.ok()) return false;
+    for (auto& e : *entries) {
+        auto st = sys::lstat_path(dir + "/" + e);
+        if (st.ok() && S_ISDIR(st->st_mode) && !unpopulated(dir + "/" + e)) return false;
+    }
+    return true;
 }
 
-void remove_tree(const std::string& dir) {
-    auto entries = sys::list_dir(dir);
-    if (entries.ok())
-        for (auto& e : *entries) {
-            auto st = sys::lstat_path(dir + "/" + e);
-            if (st.ok() && S_ISDIR(st->st_mode)) remove_tree(dir + "/" + e);
-        }
-    (void)sys::cgroup_rmdir(dir);  // EBUSY while populated: then it is not a dead lab's
+// "nslab-lab-PID-N" of a runner that is still alive (this one included) is not ours to take.
+bool owned_by_live_runner(const std::string& name) {
+    const std::string prefix = "nslab-lab-";
+    if (name.rfind(prefix, 0) != 0) return false;
+    std::string pid = name.substr(prefix.size(), name.find('-', prefix.size()) - prefix.size());
+    return !pid.empty() && sys::lstat_path("/proc/" + pid).ok();
+}
+
+struct MountRow {
+    std::string root, point, fstype, super_options;
+};
+
+std::vector<MountRow> cgroup_mounts() {
+    std::vector<MountRow> rows;
+    auto mi = sys::read_file("/proc/self/mountinfo");
+    if (!mi.ok()) return rows;
+    std::istringstream mounts(*mi);
+    for (std::string line; std::getline(mounts, line);) {
+        auto dash = line.find(" - ");
+        if (dash == std::string::npos) continue;
+        std::istringstream f(line), tail(line.substr(dash + 3));
+        MountRow row;
+        std::string id, parent, devno, source;
+        f >> id >> parent >> devno >> row.root >> row.point;
+        tail >> row.fstype >> source >> row.super_options;
+        if (row.fstype == "cgroup" || row.fstype == "cgroup2") rows.push_back(row);
+    }
+    return rows;
+}
+
+bool has_item(const std::string& list, const std::string& item, char sep) {
+    std::istringstream in(list);
+    for (std::string x; std::getline(in, x, sep);)
+        if (x == item) return true;
+    return false;
+}
+
+// The directory of cgroup `path` under a mount that shows the hierarchy from `root`.
+std::string dir_under(const MountRow& m, const std::string& path) {
+    if (path.rfind(m.root, 0) != 0) return "";
+    std::string rest = m.root == "/" ? path : path.substr(m.root.size());
+    return m.point + (rest == "/" ? "" : rest);
 }
 
 }  // namespace
+
+std::string cgroup_v2_mount_point() {
+    for (auto& m : cgroup_mounts())
+        if (m.fstype == "cgroup2") return m.point;
+    return "";
+}
 
 std::string own_cgroup_v2_dir() {
     auto cg = sys::read_file("/proc/self/cgroup");
@@ -40,47 +90,72 @@ std::string own_cgroup_v2_dir() {
     for (std::string line; std::getline(lines, line);)
         if (line.rfind("0::", 0) == 0) path = line.substr(3);
     if (path.empty()) return "";
-    auto mi = sys::read_file("/proc/self/mountinfo");
-    if (!mi.ok()) return "";
-    std::istringstream mounts(*mi);
-    for (std::string line; std::getline(mounts, line);) {
-        auto dash = line.find(" - cgroup2 ");
-        if (dash == std::string::npos) continue;
-        std::istringstream f(line);
-        std::string id, parent, devno, root, point;
-        f >> id >> parent >> devno >> root >> point;
-        // The mount shows the hierarchy from `root`: our cgroup must lie below it.
-        if (path.rfind(root, 0) != 0) continue;
-        std::string rest = root == "/" ? path : path.substr(root.size());
-        return point + (rest == "/" ? "" : rest);
-    }
+    for (auto& m : cgroup_mounts())
+        if (m.fstype == "cgroup2")
+            if (std::string dir = dir_under(m, path); !dir.empty()) return dir;
     return "";
 }
 
-std::vector<std::string> own_child_cgroups() {
-    std::vector<std::string> out;
-    std::string dir = own_cgroup_v2_dir();
-    if (dir.empty()) return out;
-    auto entries = sys::list_dir(dir);
-    if (!entries.ok()) return out;
-    for (auto& e : *entries) {
-        auto st = sys::lstat_path(dir + "/" + e);
-        if (st.ok() && S_ISDIR(st->st_mode)) out.push_back(e);
+std::string own_cgroup_v1_dir(const std::string& controller) {
+    // cgroups(7): /proc/PID/cgroup has one "ID:controllers:path" line per v1 hierarchy.
+    auto cg = sys::read_file("/proc/self/cgroup");
+    if (!cg.ok()) return "";
+    std::string path;
+    std::istringstream lines(*cg);
+    for (std::string line; std::getline(lines, line);) {
+        auto a = line.find(':'), b = line.find(':', a + 1);
+        if (a == std::string::npos || b == std::string::npos) continue;
+        if (has_item(line.substr(a + 1, b - a - 1), controller, ',')) path = line.substr(b + 1);
     }
+    if (path.empty()) return "";
+    for (auto& m : cgroup_mounts())
+        if (m.fstype == "cgroup" && has_item(m.super_options, controller, ','))
+            if (std::string dir = dir_under(m, path); !dir.empty()) return dir;
+    return "";
+}
+
+std::vector<std::string> own_child_cgroups(const std::vector<std::string>& extra_parents) {
+    std::vector<std::string> out;
+    if (std::string dir = own_cgroup_v2_dir(); !dir.empty())
+        if (auto entries = sys::list_dir(dir); entries.ok())
+            for (auto& e : *entries) {
+                auto st = sys::lstat_path(dir + "/" + e);
+                if (st.ok() && S_ISDIR(st->st_mode)) out.push_back(e);
+            }
+    for (auto& parent : extra_parents)
+        if (auto entries = sys::list_dir(parent); entries.ok())
+            for (auto& e : *entries)
+                if (e.rfind("nslab-", 0) == 0) out.push_back(parent + "/" + e);
     return out;
 }
 
-void remove_dead_lab_cgroups() {
-    std::string dir = own_cgroup_v2_dir();
-    if (dir.empty()) return;
-    auto fd = sys::open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (!fd.ok()) return;
-    core::UniqueFd lock(*fd);
-    if (!sys::flock_fd(lock.get(), LOCK_EX).ok()) return;
-    auto entries = sys::list_dir(dir);
-    if (!entries.ok()) return;
-    for (auto& e : *entries)
-        if (e.rfind("nslab-", 0) == 0 && unpopulated(dir + "/" + e)) remove_tree(dir + "/" + e);
+sys::Status remove_cgroup_tree(const std::string& dir) {
+    NSLAB_ASSIGN_OR_RETURN(auto entries, sys::list_dir(dir));
+    for (auto& e : entries) {
+        auto st = sys::lstat_path(dir + "/" + e);
+        if (st.ok() && S_ISDIR(st->st_mode)) NSLAB_TRY(remove_cgroup_tree(dir + "/" + e));
+    }
+    return sys::cgroup_rmdir(dir);  // cgroupfs: EBUSY while it has processes
+}
+
+void remove_dead_lab_cgroups(const std::vector<std::string>& extra_parents) {
+    std::vector<std::string> parents = extra_parents;
+    if (std::string dir = own_cgroup_v2_dir(); !dir.empty()) parents.insert(parents.begin(), dir);
+    for (size_t i = 0; i < parents.size(); ++i) {
+        const std::string& dir = parents[i];
+        bool seen = false;
+        for (size_t j = 0; j < i; ++j) seen = seen || parents[j] == dir;
+        if (seen) continue;
+        auto fd = sys::open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (!fd.ok()) continue;
+        core::UniqueFd lock(*fd);
+        if (!sys::flock_fd(lock.get(), LOCK_EX).ok()) continue;
+        auto entries = sys::list_dir(dir);
+        if (!entries.ok()) continue;
+        for (auto& e : *entries)
+            if (e.rfind("nslab-", 0) == 0 && !owned_by_live_runner(e) && unpopulated(dir + "/" + e))
+                (void)remove_cgroup_tree(dir + "/" + e);
+    }
 }
 
 }  // namespace nslab::runner

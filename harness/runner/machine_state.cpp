@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "runner/cgroup_cleanup.hpp"
+#include "runner/lab_cgroup.hpp"
 #include "sys/syscalls.hpp"
 
 namespace nslab::runner {
@@ -104,6 +105,27 @@ std::vector<std::string> descendants() {
     return out;
 }
 
+// Lab cgroups ("PARENT/nslab-lab-PID-N") in a parent shared with other runners (the v1 pids
+// hierarchy, the v2 root) are ours when PID is this process or one below it; those of a runner
+// that is gone are kept too, as leftovers. Another live runner's labs are not ours to judge.
+std::vector<std::string> ours(std::vector<std::string> cgroups, const std::vector<std::string>& processes) {
+    std::vector<std::string> out;
+    const std::string self = std::to_string(::getpid()), marker = "/nslab-lab-";
+    for (auto& c : cgroups) {
+        auto at = c.find(marker);
+        if (at == std::string::npos) {
+            out.push_back(c);
+            continue;
+        }
+        std::string pid = c.substr(at + marker.size());
+        pid = pid.substr(0, pid.find('-'));
+        bool below = std::any_of(processes.begin(), processes.end(),
+                                 [&](const std::string& p) { return p.rfind(pid + " ", 0) == 0; });
+        if (pid == self || below || !sys::lstat_path("/proc/" + pid).ok()) out.push_back(c);
+    }
+    return out;
+}
+
 void diff(std::vector<std::string>& out, const std::string& what, const std::vector<std::string>& before,
           const std::vector<std::string>& after) {
     for (auto& a : after)
@@ -114,7 +136,9 @@ void diff(std::vector<std::string>& out, const std::string& what, const std::vec
 
 }  // namespace
 
-MachineState snapshot_machine() {
+MachineState snapshot_machine() { return snapshot_machine(lab_cgroup_parents(LabLimits{})); }
+
+MachineState snapshot_machine(const std::vector<std::string>& cgroup_parents) {
     MachineState s;
     s.hostname = sys::gethostname().ok() ? *sys::gethostname() : "";
     s.domainname = sys::getdomainname().ok() ? *sys::getdomainname() : "";
@@ -123,7 +147,7 @@ MachineState snapshot_machine() {
     s.posix = posix_objects();
     s.links = links();
     s.processes = sorted(descendants());
-    s.cgroups = sorted(own_child_cgroups());
+    s.cgroups = sorted(ours(own_child_cgroups(cgroup_parents), s.processes));
     return s;
 }
 

@@ -15,11 +15,14 @@ struct MachineState {
     std::vector<std::string> posix;      // "/dev/shm/NAME", "/dev/mqueue/NAME"
     std::vector<std::string> links;      // interface names
     std::vector<std::string> processes;  // "pid comm" of every descendant of this process
-    std::vector<std::string> cgroups;    // child cgroups of this process's own cgroup (v2)
+    std::vector<std::string> cgroups;    // child cgroups of our own v2 cgroup, labs' cgroups
     bool operator==(const MachineState&) const = default;
 };
 
+// cgroup_parents: where labs' cgroups are made (runner::lab_cgroup_parents); default: as probed
+// with the default limits.
 MachineState snapshot_machine();
+MachineState snapshot_machine(const std::vector<std::string>& cgroup_parents);
 
 // Lines such as "mount added: /tmp/x ..." or "process left: 4242 nslab-agent"; empty when equal.
 std::vector<std::string> describe_leaks(const MachineState& before, const MachineState& after);

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "agent/registry.hpp"
+#include "core/namespace_limits.hpp"
 #include "launch/lab.hpp"
 #include "launch/launcher.hpp"
 #include "runner/cgroup_cleanup.hpp"
@@ -34,12 +35,14 @@ double ms_since(Clock::time_point t) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
-// Turns an errno into a hint where the machine, not the experiment, is at fault (as bubblewrap does).
-std::string hint_for(const sys::Error& e) {
+// Turns an errno into a hint where the machine, not the experiment, is at fault (as bubblewrap
+// does); `kinds` are the namespaces the failed call was creating.
+std::string hint_for(const sys::Error& e, unsigned kinds = 0) {
     switch (e.err()) {
-        case ENOSPC: return " (a namespace limit is reached: check /proc/sys/user/max_*_namespaces)";
+        case ENOSPC: return " (" + core::namespace_limit_hint(kinds) + ")";
         case EUSERS: return " (too many nested user namespaces: the limit is 32)";
         case ENOMEM: return " (out of memory, or forking into a PID namespace whose init has exited)";
+        case EAGAIN: return " (the lab's task limit may be reached: --max-pids)";
         default: return "";
     }
 }
@@ -53,7 +56,7 @@ public:
             const std::optional<launch::LauncherConfig>& launcher)
         : e_(e), r_(r), deadline_(deadline), limit_s_(limit_s), launcher_config_(launcher) {}
 
-    void run(bool lab_in_user_namespace);
+    void run(const RunOptions& options);
 
 private:
     struct Realm {
@@ -67,11 +70,21 @@ private:
     double limit_s_;
     const std::optional<launch::LauncherConfig>& launcher_config_;
     std::map<std::string, std::unique_ptr<launch::Launcher>> launchers_;  // by kind, made on first use
+    LabCgroup cgroup_;  // before lab_: removed after the lab's init is gone
     launch::Lab lab_;
     std::optional<LiveLab> live_;  // after lab_: destroyed first, while the pidfd is still open
     std::map<std::string, Realm> realms_;
     Objects objects_;
 
+    // pid_namespaces(7): when the lab's init dies, every process of the lab is killed with it;
+    // an agent's closed socket then means that, and the reason says so. The init exits last
+    // (zap_pid_ns_processes waits for the others), so give it a moment to become reapable.
+    std::string lab_death() {
+        if (lab_.init.pidfd() < 0) return "";
+        auto st = lab_.init.wait_for(std::chrono::milliseconds(250));
+        if (!st.ok() || !*st) return "";
+        return "the lab's init " + core::describe_wait_status(**st) + ": ";
+    }
     void finish(Outcome o, std::string reason) {
         r_.outcome = o;
         r_.reason = std::move(reason);
@@ -111,9 +124,13 @@ private:
     bool record_baselines(std::map<std::pair<size_t, std::string>, json>& baselines);
 };
 
-void Session::run(bool lab_in_user_namespace) {
-    auto lab = launch::start_lab({.user_namespace = lab_in_user_namespace}, deadline_);
-    if (!lab.ok()) return finish(Outcome::broken, lab.error().describe() + hint_for(lab.error()));
+void Session::run(const RunOptions& options) {
+    launch::LabOptions lab_options{.user_namespace = options.lab_in_user_namespace};
+    auto cgroup = LabCgroup::create(options.limits, options.lab_in_user_namespace, lab_options);
+    if (!cgroup.ok()) return finish(Outcome::broken, "making the lab's cgroup: " + cgroup.error().describe());
+    cgroup_ = std::move(cgroup).value();
+    auto lab = launch::start_lab(lab_options, deadline_);
+    if (!lab.ok()) return finish(Outcome::broken, lab.error().describe() + hint_for(lab.error(), launch::lab_namespaces(lab_options)));
     lab_ = std::move(lab).value();
     live_.emplace(lab_.init.pidfd());
     if (!start_realms()) return;
@@ -193,7 +210,8 @@ bool Session::start_realms() {
         auto started = (*launcher)->start(client(spawner_name), plan, deadline_);
         if (!started.ok()) {
             bool ours = !(*launcher)->under_test();
-            finish(ours ? Outcome::broken : Outcome::fail, started.error().describe() + hint_for(started.error()));
+            finish(ours ? Outcome::broken : Outcome::fail,
+                   lab_death() + started.error().describe() + hint_for(started.error(), plan.new_mask));
             return false;
         }
         unsigned may_add = (*launcher)->may_add(plan);
@@ -236,7 +254,7 @@ bool Session::record_baselines(std::map<std::pair<size_t, std::string>, json>& b
             if (m.kind != MatcherKind::unchanged && m.kind != MatcherKind::changed) continue;
             auto reply = probe(x, vantage);
             if (!reply.ok()) {
-                finish(Outcome::broken, "probing " + x.label() + " from " + vantage + " before the steps: " + reply.error().describe());
+                finish(Outcome::broken, lab_death() + "probing " + x.label() + " from " + vantage + " before the steps: " + reply.error().describe());
                 return false;
             }
             baselines[{i, vantage}] = reply->ok ? reply->value : json("error: " + reply->error.describe());
@@ -263,7 +281,7 @@ bool Session::run_steps() {
             rec.detail = reply.error().describe();
             r_.steps.push_back(rec);
             finish(Outcome::broken, timed_out(reply.error()) ? time_limit_text() + " during: " + s.source
-                                                : "step `" + s.source + "`: " + rec.detail);
+                                                : lab_death() + "step `" + s.source + "`: " + rec.detail);
             return false;
         }
         std::string failure;
@@ -309,7 +327,7 @@ void Session::check_expectations(const std::map<std::pair<size_t, std::string>, 
         for (auto& [vantage, m] : x.cells) {
             auto reply = probe(x, vantage);
             if (!reply.ok()) {
-                return finish(Outcome::broken, (timed_out(reply.error()) ? time_limit_text() : reply.error().describe()) + " (probing " +
+                return finish(Outcome::broken, (timed_out(reply.error()) ? time_limit_text() : lab_death() + reply.error().describe()) + " (probing " +
                                                    x.label() + " from " + vantage + ")");
             }
             observed[vantage] = reply->ok ? reply->value : json("error: " + reply->error.describe());
@@ -366,13 +384,13 @@ ExperimentResult run_experiment(const Experiment& e, const RunOptions& options) 
     }
     try {
         Session session(e, r, deadline, limit, options.launcher);
-        session.run(options.lab_in_user_namespace);
+        session.run(options);
     } catch (const std::exception& ex) {
         r.outcome = Outcome::broken;
         r.reason = std::string("harness error: ") + ex.what();
     }
     // The lab is gone; a cgroup it made is not (cgroups belong to no namespace).
-    remove_dead_lab_cgroups();
+    remove_dead_lab_cgroups(lab_cgroup_parents(options.limits));
     if (int sig = stop_signal(); sig && r.outcome != Outcome::pass && r.outcome != Outcome::skip) {
         // The lab was killed under it: say why rather than "the agent exited".
         r.outcome = Outcome::broken;

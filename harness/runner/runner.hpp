@@ -8,6 +8,7 @@
 
 #include "experiment/model.hpp"
 #include "launch/launcher.hpp"
+#include "runner/lab_cgroup.hpp"
 #include "runner/result.hpp"
 
 namespace nslab::runner {
@@ -21,6 +22,8 @@ struct RunOptions {
     // Start every realm this way instead of as its file says (`nslab run --launcher unshare`,
     // or an assignment's command template when grading).
     std::optional<launch::LauncherConfig> launcher;
+    // Per-lab bounds on tasks and memory (`--max-pids`, `--max-memory`): see runner/lab_cgroup.hpp.
+    LabLimits limits;
 };
 
 RunOptions default_options();  // lab_in_user_namespace when not root

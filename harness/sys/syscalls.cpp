@@ -265,15 +265,20 @@ Result<std::pair<int, int>> pipe2(int flags) {
 }
 
 // ---- processes ---------------------------------------------------------------------------
-Result<CloneResult> clone3(uint64_t flags) {
+Result<CloneResult> clone3(uint64_t flags, int cgroup_fd) {
     int pidfd = -1;
     struct clone_args args {};
+    if (cgroup_fd >= 0) {
+        flags |= CLONE_INTO_CGROUP;
+        args.cgroup = static_cast<uint64_t>(cgroup_fd);
+    }
     args.flags = flags;
     args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
     args.exit_signal = SIGCHLD;
     long r = ::syscall(SYS_clone3, &args, sizeof args);
     if (r < 0) return last_error("clone3(flags=" + ns_flag_name(static_cast<int>(flags & ~0xffULL)) +
-                                 ((flags & CLONE_PIDFD) ? "|CLONE_PIDFD" : "") + ")");
+                                 ((flags & CLONE_PIDFD) ? "|CLONE_PIDFD" : "") +
+                                 (cgroup_fd >= 0 ? "|CLONE_INTO_CGROUP, cgroup=" + std::to_string(cgroup_fd) : "") + ")");
     return CloneResult{static_cast<pid_t>(r), r == 0 ? -1 : pidfd};
 }
 

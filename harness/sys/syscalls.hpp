@@ -49,7 +49,9 @@ struct CloneResult {
 // clone3(2) with flags (CLONE_NEW*, CLONE_PIDFD, ...) and SIGCHLD as exit signal. Without
 // CLONE_VM the child continues here on a copy of the stack, as after fork(); glibc's cached
 // thread id is stale in that child, so it must not use raise()/pthread_kill().
-Result<CloneResult> clone3(uint64_t flags);
+// cgroup_fd >= 0 adds CLONE_INTO_CGROUP: the child starts in that cgroup v2 directory (kernel 5.7+;
+// clone3(2): the directory must be a valid destination, else EOPNOTSUPP or EBUSY).
+Result<CloneResult> clone3(uint64_t flags, int cgroup_fd = -1);
 Result<int> pidfd_open(pid_t pid);
 Status pidfd_send_signal(int pidfd, int sig);
 // waitid(P_PIDFD): reaps the child; returns its wait status in the form of waitpid's status.

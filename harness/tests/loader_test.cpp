@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -38,7 +40,8 @@ using experiment::MatcherKind;
 
 constexpr const char* kCorpusDir = "fixtures/bad_yaml";       // relative to the repository root
 constexpr const char* kExpectedFile = "expected_errors.txt";  // in kCorpusDir
-constexpr size_t kMinCorpusFiles = 24;
+constexpr const char* kCategoriesFile = "CATEGORIES.md";      // in kCorpusDir: files by kind of bad input
+constexpr size_t kMinCorpusFiles = 40;
 
 // One line of expected_errors.txt.
 struct BadInput {
@@ -103,6 +106,7 @@ class InRepoRoot : public testing::Test {
 // What `nslab validate PATH` wrote to stderr, and its exit status (-1 if it did not exit).
 struct CliRun {
     int exit_status = -1;
+    long max_rss_kib = 0;
     std::string err;
     std::string failure;  // why it could not be run at all
 };
@@ -140,8 +144,10 @@ CliRun run_validate(const std::string& path) {
     }
     ::close(fds[0]);
     int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    struct rusage usage {};
+    while (::wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
     }
+    run.max_rss_kib = usage.ru_maxrss;
     if (WIFEXITED(status)) run.exit_status = WEXITSTATUS(status);
     return run;
 }
@@ -194,13 +200,69 @@ TEST_F(LoaderCorpus, EveryFileHasExactlyOneRecordedError) {
     size_t files = 0;
     for (auto& entry : fs::directory_iterator(kCorpusDir)) {
         std::string name = entry.path().filename().string();
-        if (name == kExpectedFile) continue;
+        if (name == kExpectedFile || name == kCategoriesFile) continue;
         ++files;
         EXPECT_TRUE(listed.count(name)) << corpus_path(name) << " has no line in " << kExpectedFile;
         EXPECT_EQ(entry.path().extension().string(), ".yaml")
             << corpus_path(name) << ": corpus files are *.yaml";
     }
     EXPECT_GE(files, kMinCorpusFiles);
+}
+
+// CATEGORIES.md sorts the corpus by kind of bad input: "## category" headings, each followed by
+// "- `file.yaml`: note" lines. Every file is in exactly one category, and each category the
+// issue names has files (the huge file is made at test time, below).
+TEST_F(LoaderCorpus, EveryFileIsInOneNamedCategory) {
+    std::ifstream in(std::string(kCorpusDir) + "/" + kCategoriesFile);
+    ASSERT_TRUE(in) << "cannot read " << kCategoriesFile;
+    std::map<std::string, std::vector<std::string>> files_of;
+    std::map<std::string, std::string> category_of;
+    std::string category;
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind("## ", 0) == 0) category = line.substr(3);
+        if (line.rfind("- `", 0) != 0) continue;
+        std::string file = line.substr(3, line.find('`', 3) - 3);
+        ASSERT_FALSE(category.empty()) << file << " is listed before any category";
+        EXPECT_TRUE(category_of.emplace(file, category).second) << file << " is in two categories";
+        files_of[category].push_back(file);
+    }
+    for (auto& entry : fs::directory_iterator(kCorpusDir)) {
+        std::string name = entry.path().filename().string();
+        if (name == kExpectedFile || name == kCategoriesFile) continue;
+        EXPECT_TRUE(category_of.count(name)) << name << " is in no category of " << kCategoriesFile;
+    }
+    for (auto& [file, cat] : category_of) {
+        if (file.find(".yaml") == std::string::npos) continue;  // "generated at test time"
+        EXPECT_TRUE(fs::is_regular_file(corpus_path(file))) << kCategoriesFile << " lists " << file << ", which is gone";
+    }
+    for (auto required : {"deep nesting", "huge file", "binary garbage", "anchors and aliases", "wrong types",
+                          "invalid UTF-8", "overlong names", "conflicting realm options"})
+        EXPECT_FALSE(files_of[required].empty()) << "no file in category '" << required << "'";
+}
+
+// 50 MB of keys is refused with the size error naming the file, and the loader reads only what
+// the limit needs (bounded memory), whatever the file's size.
+TEST_F(LoaderCorpus, HugeFileIsRefusedInBoundedMemory) {
+    std::string path = "/tmp/nslab-huge-" + std::to_string(::getpid()) + ".yaml";
+    {
+        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        out << "nslab: 1\nsuite: huge\ntitle: Fifty megabytes of keys\n";
+        char line[32];
+        for (int i = 0; out.tellp() < 50LL * 1000 * 1000; ++i) {
+            int n = std::snprintf(line, sizeof line, "key_%08d: value\n", i);
+            out.write(line, n);
+        }
+        ASSERT_TRUE(out.good());
+    }
+    CliRun run = run_validate(path);
+    ::unlink(path.c_str());
+    ASSERT_TRUE(run.failure.empty()) << run.failure;
+    EXPECT_EQ(run.exit_status, 2) << run.err;
+    EXPECT_EQ(first_line(run.err), path + ":1:1: error: the file is larger than 4 MiB; a suite is never that big");
+    // Relative to a small bad file (sanitizer builds start larger): reading 50 MB would show.
+    CliRun small = run_validate(corpus_path("empty.yaml"));
+    EXPECT_LT(run.max_rss_kib, small.max_rss_kib + 16 * 1024)
+        << "validate grew by more than 16 MiB for a 50 MB file; a small file: " << small.max_rss_kib << " KiB";
 }
 
 // ---- load_text ---------------------------------------------------------------------------------

@@ -1,0 +1,186 @@
+#include "runner/lab_cgroup.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <sstream>
+#include <thread>
+
+#include "runner/cgroup_cleanup.hpp"
+#include "sys/cgroup_calls.hpp"
+#include "sys/syscalls.hpp"
+
+namespace nslab::runner {
+namespace {
+
+std::string trimmed(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
+bool has_word(const std::string& text, const std::string& word) {
+    std::istringstream in(text);
+    for (std::string w; in >> w;)
+        if (w == word) return true;
+    return false;
+}
+
+// A v2 directory whose children can hold processes: the root (no cgroup.type), or a "domain".
+// cgroup-v2.rst, "Threads": a domain with processes in which a threaded controller (pids) is
+// enabled becomes "domain threaded", and its domain children become "domain invalid" — which is
+// why the runner never enables +pids in its own, populated cgroup.
+bool valid_v2_parent(const std::string& dir) {
+    if (::access((dir + "/cgroup.subtree_control").c_str(), R_OK) != 0) return false;
+    auto type = sys::read_file(dir + "/cgroup.type");
+    return !type.ok() || trimmed(*type) == "domain";
+}
+
+std::string subtree_control(const std::string& dir) {
+    auto r = sys::read_file(dir + "/cgroup.subtree_control");
+    return r.ok() ? *r : "";
+}
+
+struct Plan {
+    std::string v2_parent;  // "" = the lab stays in the runner's v2 cgroup
+    bool v2_pids = false, v2_memory = false;
+    std::string v1_pids_parent, v1_memory_parent;
+    bool rlimit = false;
+};
+
+Plan plan_for(const LabLimits& limits, bool lab_in_user_namespace) {
+    Plan p;
+    const bool root = ::geteuid() == 0;
+    std::vector<std::string> candidates;
+    if (!limits.cgroup_parent.empty()) {
+        candidates.push_back(limits.cgroup_parent);
+    } else {
+        if (std::string own = own_cgroup_v2_dir(); !own.empty()) candidates.push_back(own);
+        // The hierarchy's root is always a valid parent (it is exempt from the no-internal-process
+        // rule); systemd enables pids and memory there. Only root may make cgroups in it.
+        if (std::string top = cgroup_v2_mount_point(); root && !top.empty()) candidates.push_back(top);
+    }
+    for (auto& c : candidates) {
+        if (!valid_v2_parent(c) || ::access(c.c_str(), W_OK) != 0) continue;
+        std::string ctl = subtree_control(c);
+        bool pids = limits.max_pids && has_word(ctl, "pids"), memory = limits.max_memory && has_word(ctl, "memory");
+        // An explicit parent is used even without controllers (the lab is then only placed there).
+        if (pids || (memory && !limits.max_pids) || !limits.cgroup_parent.empty()) {
+            p.v2_parent = c;
+            p.v2_pids = pids;
+            p.v2_memory = memory;
+            break;
+        }
+    }
+    auto v1_parent = [&](const char* controller) {
+        std::string dir = own_cgroup_v1_dir(controller);
+        return (!dir.empty() && ::access(dir.c_str(), W_OK) == 0) ? dir : "";
+    };
+    if (limits.max_pids && !p.v2_pids) p.v1_pids_parent = v1_parent("pids");
+    if (limits.max_memory && !p.v2_memory) p.v1_memory_parent = v1_parent("memory");
+    // RLIMIT_NPROC is not enforced for root of the initial user namespace (kernel/fork.c,
+    // copy_process: INIT_USER, CAP_SYS_RESOURCE, CAP_SYS_ADMIN are exempt).
+    p.rlimit = limits.max_pids && !p.v2_pids && p.v1_pids_parent.empty() && !root && lab_in_user_namespace;
+    return p;
+}
+
+std::string next_name() {
+    static std::atomic<unsigned> seq{0};
+    return "nslab-lab-" + std::to_string(::getpid()) + "-" + std::to_string(seq.fetch_add(1));
+}
+
+sys::Status write_limit(const std::string& dir, const std::string& file, unsigned long long value) {
+    auto s = sys::write_file(dir + "/" + file, std::to_string(value));
+    if (!s.ok()) return std::move(s).error().context("setting " + file + " of the lab's cgroup");
+    return {};
+}
+
+}  // namespace
+
+std::string describe_pids_bound(const LabLimits& limits, bool lab_in_user_namespace) {
+    if (!limits.max_pids) return "none: --max-pids 0";
+    Plan p = plan_for(limits, lab_in_user_namespace);
+    std::string n = std::to_string(limits.max_pids);
+    if (p.v2_pids) return "cgroup v2 pids.max " + n + " below " + p.v2_parent;
+    if (!p.v1_pids_parent.empty()) return "cgroup v1 pids.max " + n + " below " + p.v1_pids_parent;
+    if (p.rlimit) return "RLIMIT_NPROC " + n + " in the lab's user namespace";
+    return "none: no usable pids controller (cgroup v2 delegation or v1 pids hierarchy), and root is not bound by "
+           "RLIMIT_NPROC";
+}
+
+bool pids_bound_available(const LabLimits& limits, bool lab_in_user_namespace) {
+    Plan p = plan_for(limits, lab_in_user_namespace);
+    return limits.max_pids && (p.v2_pids || !p.v1_pids_parent.empty() || p.rlimit);
+}
+
+std::vector<std::string> lab_cgroup_parents(const LabLimits& limits) {
+    LabLimits all = limits;
+    if (!all.max_pids) all.max_pids = 1;
+    Plan p = plan_for(all, false);
+    std::vector<std::string> out;
+    for (auto& d : {p.v2_parent, p.v1_pids_parent, p.v1_memory_parent, own_cgroup_v1_dir("memory")})
+        if (!d.empty()) out.push_back(d);
+    return out;
+}
+
+sys::Result<LabCgroup> LabCgroup::create(const LabLimits& limits, bool lab_in_user_namespace,
+                                         launch::LabOptions& options) {
+    Plan p = plan_for(limits, lab_in_user_namespace);
+    LabCgroup cg;
+    const std::string name = next_name();
+    if (!p.v2_parent.empty()) {
+        std::string dir = p.v2_parent + "/" + name;
+        NSLAB_TRY(sys::cgroup_mkdir(dir));
+        cg.dirs_.push_back(dir);
+        // pids.max counts tasks (threads too) in the cgroup and below; fork/clone fail with EAGAIN.
+        if (p.v2_pids) NSLAB_TRY(write_limit(dir, "pids.max", limits.max_pids));
+        if (p.v2_memory) {
+            NSLAB_TRY(write_limit(dir, "memory.max", limits.max_memory));
+            (void)sys::write_file(dir + "/memory.swap.max", "0");  // absent without swap accounting
+        }
+        NSLAB_ASSIGN_OR_RETURN(int fd, sys::open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        cg.v2_fd_ = core::UniqueFd(fd);
+        options.cgroup_fd = fd;
+    }
+    // cgroup v1: one directory per hierarchy; the lab is written into each before it runs.
+    if (!p.v1_pids_parent.empty()) {
+        std::string dir = p.v1_pids_parent + "/" + name;
+        NSLAB_TRY(sys::cgroup_mkdir(dir));
+        cg.dirs_.push_back(dir);
+        NSLAB_TRY(write_limit(dir, "pids.max", limits.max_pids));
+        options.procs_files.push_back(dir + "/cgroup.procs");
+    }
+    if (!p.v1_memory_parent.empty()) {
+        std::string dir = p.v1_memory_parent + "/" + name;
+        NSLAB_TRY(sys::cgroup_mkdir(dir));
+        cg.dirs_.push_back(dir);
+        NSLAB_TRY(write_limit(dir, "memory.limit_in_bytes", limits.max_memory));
+        options.procs_files.push_back(dir + "/cgroup.procs");
+    }
+    if (p.rlimit) options.nproc_limit = limits.max_pids;
+    return cg;
+}
+
+bool LabCgroup::remove() {
+    v2_fd_.reset();
+    bool all = true;
+    for (auto& dir : dirs_) {
+        // The lab's init is reaped only after every process of its PID namespace has exited
+        // (zap_pid_ns_processes), but a cgroup may report itself populated a moment longer.
+        auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        for (;;) {
+            auto s = remove_cgroup_tree(dir);
+            if (s.ok() || s.error().err() == ENOENT) break;
+            if (s.error().err() != EBUSY || std::chrono::steady_clock::now() > until) {
+                all = false;
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+    }
+    dirs_.clear();
+    return all;
+}
+
+}  // namespace nslab::runner

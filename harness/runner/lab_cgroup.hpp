@@ -1,0 +1,56 @@
+// Each lab's own cgroup: a bound on its tasks (pids.max, so that a fork bomb inside a realm stops
+// at the limit) and optionally on its memory. Which mechanism applies is found by probing:
+//  - cgroup v2: a child "nslab-lab-PID-N" of a parent whose cgroup.subtree_control enables the
+//    controller; the lab starts in it with clone3(CLONE_INTO_CGROUP) (kernel 5.7+).
+//  - cgroup v1: the same child in the pids (memory) hierarchy below our own cgroup there; the
+//    runner writes the lab's pid to its cgroup.procs before the lab runs anything.
+//  - neither: RLIMIT_NPROC in the lab, counted per (user namespace, uid) since ucounts (5.14), so
+//    it bounds a lab owned by a user namespace when we are not root (root is exempt).
+// The cgroup is removed when this object dies, after the lab (rmdir is EBUSY while populated).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/unique_fd.hpp"
+#include "launch/lab.hpp"
+#include "sys/result.hpp"
+
+namespace nslab::runner {
+
+struct LabLimits {
+    unsigned long long max_pids = 512;  // tasks per lab (0: no bound)
+    unsigned long long max_memory = 0;  // bytes per lab (0: no bound)
+    std::string cgroup_parent;          // a cgroup v2 directory to put labs in ("" = probe)
+};
+
+// What bounds the tasks of a lab on this machine, e.g. "cgroup v1 pids (pids.max 512)" or
+// "none: no pids controller usable and root is not bound by RLIMIT_NPROC".
+std::string describe_pids_bound(const LabLimits& limits, bool lab_in_user_namespace);
+bool pids_bound_available(const LabLimits& limits, bool lab_in_user_namespace);
+
+class LabCgroup {
+public:
+    LabCgroup() = default;
+    LabCgroup(LabCgroup&&) = default;
+    LabCgroup& operator=(LabCgroup&&) = default;
+    ~LabCgroup() { remove(); }
+
+    // Makes the lab's cgroups (none when no controller is usable) and fills options with them.
+    static sys::Result<LabCgroup> create(const LabLimits& limits, bool lab_in_user_namespace,
+                                         launch::LabOptions& options);
+    // The directories made, for messages and tests.
+    const std::vector<std::string>& dirs() const { return dirs_; }
+    // Removes the directories now (the lab must be gone); false when one is still busy.
+    bool remove();
+
+private:
+    std::vector<std::string> dirs_;
+    core::UniqueFd v2_fd_;  // the v2 directory, for CLONE_INTO_CGROUP
+};
+
+// Parent directories under which labs' cgroups are made on this machine (for the leak check and
+// the sweep of labs whose runner died).
+std::vector<std::string> lab_cgroup_parents(const LabLimits& limits);
+
+}  // namespace nslab::runner

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -98,6 +99,43 @@ Result<pid_t> spawn_background(const std::vector<std::string>& argv) {
         ::_exit(127);
     }
     return pid;
+}
+
+Result<std::string> vfork_exec_capture(const std::vector<std::string>& argv) {
+    if (argv.empty()) return Error::message("vfork_exec_capture: empty argv");
+    NSLAB_ASSIGN_OR_RETURN(auto out, pipe2(O_CLOEXEC));
+    posix_spawn_file_actions_t actions;
+    ::posix_spawn_file_actions_init(&actions);
+    ::posix_spawn_file_actions_adddup2(&actions, out.second, 1);  // the dup survives exec; the pipe does not
+    std::vector<char*> a;
+    for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    const char* envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", nullptr};
+    pid_t pid = 0;
+    // posix_spawn(3) returns the error number instead of setting errno.
+    int rc = ::posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, a.data(), const_cast<char* const*>(envp));
+    ::posix_spawn_file_actions_destroy(&actions);
+    ::close(out.second);
+    if (rc != 0) {
+        ::close(out.first);
+        return Error(rc, "posix_spawn(" + argv[0] + ")");
+    }
+    std::string printed;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(out.first, buf, sizeof buf);
+        if (n > 0) {
+            printed.append(buf, static_cast<size_t>(n));
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        break;
+    }
+    ::close(out.first);
+    NSLAB_ASSIGN_OR_RETURN(int status, waitpid(pid));
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return Error::message(argv[0] + " did not exit 0 (wait status " + std::to_string(status) + ")");
+    return printed;
 }
 
 Result<std::string> run_in_child(const std::function<Result<std::string>()>& body, int timeout_ms) {

@@ -34,6 +34,11 @@ Status sleep_ms(int ms);
 // every other fd closed, SIGKILL when the caller dies. Returns its pid; the caller reaps it.
 Result<pid_t> spawn_background(const std::vector<std::string>& argv);
 
+// posix_spawn(3) of argv[0] (an absolute path) with stdout on a pipe; returns what it printed once
+// it exited 0. glibc (2.24 and later) spawns with clone(CLONE_VM|CLONE_VFORK): the vfork-then-exec
+// path, where the child shares the caller's memory until its execve.
+Result<std::string> vfork_exec_capture(const std::vector<std::string>& argv);
+
 // Runs body in a forked child and returns its result, value or error (errno and description
 // travel back). The child never comes back to the caller's code: it _exits after body.
 // timeout_ms bounds the wait: on expiry the child is SIGKILLed and reaped and ETIMEDOUT is

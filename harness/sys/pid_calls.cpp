@@ -66,6 +66,41 @@ Status block_signal(int sig, bool block) {
     return {};
 }
 
+Result<siginfo_t> wait_signal(int sig, int timeout_ms) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    struct timespec ts {
+        timeout_ms / 1000, (timeout_ms % 1000) * 1000000L
+    };
+    siginfo_t info{};
+    for (;;) {
+        if (::sigtimedwait(&set, &info, &ts) == sig) return info;
+        if (errno != EINTR)
+            return Error(errno, std::string("sigtimedwait(") + (sigabbrev_np(sig) ? sigabbrev_np(sig) : "?") + ", " +
+                                    std::to_string(timeout_ms) + " ms)");
+    }
+}
+
+Status set_async_signal(int fd, pid_t owner, int sig) {
+    std::string f = "fcntl(fd=" + std::to_string(fd);
+    if (::fcntl(fd, F_SETOWN, owner) < 0) return Error(errno, f + ", F_SETOWN, " + std::to_string(owner) + ")");
+    if (::fcntl(fd, F_SETSIG, sig) < 0) return Error(errno, f + ", F_SETSIG, " + std::to_string(sig) + ")");
+    int fl = ::fcntl(fd, F_GETFL);
+    if (fl < 0) return Error(errno, f + ", F_GETFL)");
+    if (::fcntl(fd, F_SETFL, fl | O_ASYNC) < 0) return Error(errno, f + ", F_SETFL, O_ASYNC)");
+    return {};
+}
+
+Result<pid_t> get_owner(int fd) {
+    // fcntl(2): F_GETOWN returns a process group as a negative value, so -1 is an error only
+    // when errno says so.
+    errno = 0;
+    int owner = ::fcntl(fd, F_GETOWN);
+    if (owner == -1 && errno != 0) return Error(errno, "fcntl(fd=" + std::to_string(fd) + ", F_GETOWN)");
+    return static_cast<pid_t>(owner);
+}
+
 Status sleep_ms(int ms) {
     struct timespec ts {
         ms / 1000, (ms % 1000) * 1000000L

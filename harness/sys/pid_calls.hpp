@@ -26,6 +26,14 @@ using SigInfoHandler = void (*)(int, siginfo_t*, void*);
 Status sigaction_info(int sig, SigInfoHandler handler);
 // sigprocmask(SIG_BLOCK or SIG_UNBLOCK, {sig}).
 Status block_signal(int sig, bool block);
+// sigtimedwait(2) for one (blocked) signal, up to timeout_ms; EAGAIN when none came in time.
+Result<siginfo_t> wait_signal(int sig, int timeout_ms);
+// fcntl(2): F_SETOWN owner (a pid as the caller's PID namespace numbers it), F_SETSIG sig, and
+// O_ASYNC on fd, so that I/O readiness on fd sends sig to owner with si_code/si_fd set.
+Status set_async_signal(int fd, pid_t owner, int sig);
+// fcntl(F_GETOWN): the owner's pid in the caller's PID namespace (0 when it has none there).
+Result<pid_t> get_owner(int fd);
+
 // One nanosleep(2) of ms milliseconds; an interrupting signal is reported as EINTR, not retried,
 // so that a caller waiting for a handler sees it run.
 Status sleep_ms(int ms);

@@ -3,12 +3,15 @@
 #include <fcntl.h>
 #include <sys/ipc.h>
 #include <sys/random.h>
+#include <sys/shm.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <sstream>
+#include <utility>
 
 #include "agent/registry.hpp"
+#include "sys/ipc_calls.hpp"
 #include "sys/syscalls.hpp"
 
 namespace nslab::agent {
@@ -96,9 +99,188 @@ Handler sysv_lister(std::string which) {
     };
 }
 
+// The key an operation on an existing object names (required, unlike creation's).
+sys::Result<int> required_key(const json& args) {
+    if (auto k = arg_string_opt(args, "key")) return parse_key(*k);
+    if (auto k = arg_int_opt(args, "key")) return static_cast<int>(*k);
+    return sys::Error::message("argument 'key' must name the object's key (e.g. \"0x1234abcd\")");
+}
+
+// What a *get(key, 0) call of this kind resolves in the caller's IPC namespace (sysvipc(7): keys
+// are looked up in the caller's namespace only).
+enum class Sysv { msg, sem, shm };
+sys::Result<int> lookup(Sysv kind, int key) {
+    switch (kind) {
+        case Sysv::msg: return sys::msgget(key, 0);
+        case Sysv::sem: return sys::semget(key, 0, 0);
+        case Sysv::shm: return sys::shmget(key, 0, 0);
+    }
+    return sys::Error::message("unknown System V kind");
+}
+
+// A probe's value for an object the key does not name here: "absent" (ENOENT), so that a row can
+// say where the object exists; any other error is the probe's failure.
+template <typename F>
+sys::Result<json> probe_by_key(const OpCall& c, Sysv kind, F read) {
+    NSLAB_ASSIGN_OR_RETURN(int key, required_key(c.args));
+    auto id = lookup(kind, key);
+    if (!id.ok() && id.error().err() == ENOENT) return json("absent");
+    if (!id.ok()) return std::move(id).error();
+    return read(*id);
+}
+
+// Attaches a segment for the length of a call; shmdt(2) on every path.
+class Attached {
+public:
+    static sys::Result<Attached> at(int id, int flags) {
+        NSLAB_ASSIGN_OR_RETURN(void* p, sys::shmat(id, flags));
+        return Attached(p);
+    }
+    Attached(Attached&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+    Attached& operator=(Attached&&) = delete;
+    ~Attached() {
+        if (p_) (void)sys::shmdt(p_);
+    }
+    char* bytes() const { return static_cast<char*>(p_); }
+
+private:
+    explicit Attached(void* p) : p_(p) {}
+    void* p_;
+};
+
+void register_sysv_traffic_ops(Registry& r) {
+    const ArgSpec key_arg{"key", ArgType::string, true, "the object's IPC key (e.g. \"0x1234abcd\" or ${q.key})"};
+    r.add({.name = "msg_send",
+           .kind = OpKind::action,
+           .ns = "ipc",
+           .doc = "Sends a message to the queue with this key in the caller's IPC namespace (msgget, "
+                  "msgsnd with IPC_NOWAIT).",
+           .lab = "",
+           .args = {key_arg,
+                    {"text", ArgType::string, true, "the message text"},
+                    {"type", ArgType::integer, false, "the message type, > 0 (default 1)"}},
+           .handler = [](OpCall& c) -> sys::Result<json> {
+               NSLAB_ASSIGN_OR_RETURN(int key, required_key(c.args));
+               NSLAB_ASSIGN_OR_RETURN(std::string text, arg_string(c.args, "text"));
+               long type = static_cast<long>(arg_int_opt(c.args, "type").value_or(1));
+               NSLAB_ASSIGN_OR_RETURN(int id, sys::msgget(key, 0));
+               NSLAB_TRY(sys::msgsnd_text(id, type, text));
+               return json{{"key", hex_key(key)}, {"id", id}, {"type", type}};
+           }});
+    r.add({.name = "msg_receive",
+           .kind = OpKind::action,
+           .ns = "ipc",
+           .doc = "Takes the first message (of a type) from the queue with this key in the caller's "
+                  "IPC namespace (msgrcv with IPC_NOWAIT: ENOMSG when there is none).",
+           .lab = "",
+           .args = {key_arg, {"type", ArgType::integer, false, "only messages of this type (default 0: any)"}},
+           .handler = [](OpCall& c) -> sys::Result<json> {
+               NSLAB_ASSIGN_OR_RETURN(int key, required_key(c.args));
+               long type = static_cast<long>(arg_int_opt(c.args, "type").value_or(0));
+               NSLAB_ASSIGN_OR_RETURN(int id, sys::msgget(key, 0));
+               NSLAB_ASSIGN_OR_RETURN(std::string text, sys::msgrcv_text(id, type));
+               return json{{"key", hex_key(key)}, {"id", id}, {"text", text}};
+           }});
+    r.add({.name = "msg_count",
+           .kind = OpKind::probe,
+           .ns = "ipc",
+           .doc = "Messages waiting in the queue with this key in the caller's IPC namespace "
+                  "(msgctl IPC_STAT msg_qnum), or \"absent\" when the key names no queue there.",
+           .lab = "ipcs -q",
+           .args = {key_arg},
+           .handler = [](OpCall& c) -> sys::Result<json> {
+               return probe_by_key(c, Sysv::msg, [](int id) -> sys::Result<json> {
+                   NSLAB_ASSIGN_OR_RETURN(long n, sys::msg_count(id));
+                   return json(n);
+               });
+           }});
+    const ArgSpec num_arg{"num", ArgType::integer, false, "the semaphore's index in the set (default 0)"};
+    r.add({.name = "sem_set",
+           .kind = OpKind::action,
+           .ns = "ipc",
+           .doc = "Sets a semaphore of the set with this key in the caller's IPC namespace (semctl SETVAL).",
+           .lab = "",
+           .args = {key_arg, {"value", ArgType::integer, true, "the new value"}, num_arg},
+           .handler = [](OpCall& c) -> sys::Result<json> {
+               NSLAB_ASSIGN_OR_RETURN(int key, required_key(c.args));
+               NSLAB_ASSIGN_OR_RETURN(long long value, arg_int(c.args, "value"));
+               int num = static_cast<int>(arg_int_opt(c.args, "num").value_or(0));
+               NSLAB_ASSIGN_OR_RETURN(int id, sys::semget(key, 0, 0));
+               NSLAB_TRY(sys::sem_setval(id, num, static_cast<int>(value)));
+               return json{{"key", hex_key(key)}, {"id", id}, {"value", value}};
+           }});
+    r.add({.name = "sem_op",
+           .kind = OpKind::action,
+           .ns = "ipc",
+           .doc = "Adds op to a semaphore of the set with this key (semop with IPC_NOWAIT: a lock, "
+                  "op -1, that would block fails with EAGAIN).",
+           .lab = "",
+           .args = {key_arg, {"op", ArgType::integer, true, "the value to add (-1 locks, 1 unlocks)"}, num_arg},
+           .handler = [](OpCall& c) -> sys::Result<json> {
+               NSLAB_ASSIGN_OR_RETURN(int key, required_key(c.args));
+               NSLAB_ASSIGN_OR_RETURN(long long op, arg_int(c.args, "op"));
+               int num = static_cast<int>(arg_int_opt(c.args, "num").value_or(0));
+               NSLAB_ASSIGN_OR_RETURN(int id, sys::semget(key, 0, 0));
+               NSLAB_TRY(sys::semop_nowait(id, num, static_cast<int>(op)));
+               NSLAB_ASSIGN_OR_RETURN(int value, sys::sem_getval(id, num));
+               return json{{"key", hex_key(key)}, {"id", id}, {"value", value}};
+           }});
+    r.add({.name = "sem_value",
+           .kind = OpKind::probe,
+           .ns = "ipc",
+           .doc = "The value of a semaphore of the set with this key in the caller's IPC namespace "
+                  "(semctl GETVAL), or \"absent\" when the key names no set there.",
+           .lab = "",
+           .args = {key_arg, num_arg},
+           .handler = [](OpCall& c) -> sys::Result<json> {
+               int num = static_cast<int>(arg_int_opt(c.args, "num").value_or(0));
+               return probe_by_key(c, Sysv::sem, [num](int id) -> sys::Result<json> {
+                   NSLAB_ASSIGN_OR_RETURN(int v, sys::sem_getval(id, num));
+                   return json(v);
+               });
+           }});
+    r.add({.name = "shm_write",
+           .kind = OpKind::action,
+           .ns = "ipc",
+           .doc = "Writes a text (and a NUL) at the start of the segment with this key in the caller's "
+                  "IPC namespace (shmget, shmat, copy, shmdt).",
+           .lab = "",
+           .args = {key_arg, {"text", ArgType::string, true, "the bytes to write"}},
+           .handler = [](OpCall& c) -> sys::Result<json> {
+               NSLAB_ASSIGN_OR_RETURN(int key, required_key(c.args));
+               NSLAB_ASSIGN_OR_RETURN(std::string text, arg_string(c.args, "text"));
+               NSLAB_ASSIGN_OR_RETURN(int id, sys::shmget(key, 0, 0));
+               NSLAB_ASSIGN_OR_RETURN(size_t size, sys::shm_size(id));
+               if (text.size() + 1 > size)
+                   return sys::Error::message("text of " + std::to_string(text.size()) + " bytes and its NUL do not fit the " +
+                                              std::to_string(size) + "-byte segment " + hex_key(key));
+               NSLAB_ASSIGN_OR_RETURN(Attached seg, Attached::at(id, 0));
+               std::copy(text.begin(), text.end(), seg.bytes());
+               seg.bytes()[text.size()] = '\0';
+               return json{{"key", hex_key(key)}, {"id", id}};
+           }});
+    r.add({.name = "shm_read",
+           .kind = OpKind::probe,
+           .ns = "ipc",
+           .doc = "The text (up to the first NUL) at the start of the segment with this key in the "
+                  "caller's IPC namespace (shmat SHM_RDONLY, shmdt), or \"absent\" when the key names "
+                  "no segment there.",
+           .lab = "",
+           .args = {key_arg},
+           .handler = [](OpCall& c) -> sys::Result<json> {
+               return probe_by_key(c, Sysv::shm, [](int id) -> sys::Result<json> {
+                   NSLAB_ASSIGN_OR_RETURN(size_t size, sys::shm_size(id));
+                   NSLAB_ASSIGN_OR_RETURN(Attached seg, Attached::at(id, SHM_RDONLY));
+                   const char* b = seg.bytes();
+                   return json(std::string(b, std::find(b, b + size, '\0')));
+               });
+           }});
+}
+
 }  // namespace
 
 void register_ipc_ops(Registry& r) {
+    register_sysv_traffic_ops(r);
     const ArgSpec key_arg{"key", ArgType::string, false,
                           "the IPC key (e.g. \"0x1234abcd\"); a random one when absent, as ipcmk does"};
     r.add({.name = "shm_create",

@@ -15,6 +15,7 @@
 #include "core/id_map.hpp"
 #include "core/namespace_kind.hpp"
 #include "sys/syscalls.hpp"
+#include "sys/user_calls.hpp"
 
 namespace nslab::agent {
 namespace {
@@ -27,6 +28,9 @@ struct SpawnPlan {
     bool mount_proc = false;
     long long monotonic_offset = 0, boottime_offset = 0;
     bool has_time_offsets = false;
+    // Set by the spawner once the maps are known: the child's own ids have no mapping, but the map
+    // has an inside 0, so the child takes it (see child_setup).
+    bool become_root_uid = false, become_root_gid = false;
 };
 
 sys::Result<SpawnPlan> parse_plan(const json& args) {
@@ -70,6 +74,14 @@ sys::Status child_setup(const SpawnPlan& plan, int sync_fd, std::vector<core::Un
         char byte = 0;
         NSLAB_ASSIGN_OR_RETURN(size_t n, sys::read(sync_fd, &byte, 1));
         if (n != 1) return sys::Error::message("the spawner could not write this realm's id maps");
+        // A map such as "0 1000 1" written by root leaves the child's own ids (global 0) unmapped:
+        // it would read as 65534. Like the shell that `unshare -r` starts (user_namespaces(7)),
+        // the realm then takes inside id 0, which its full capability set in the new namespace
+        // allows now that the maps exist; gid first, as unshare(1) and setpriv(1) do.
+        if (plan.become_root_gid) NSLAB_TRY(sys::setresgid(0, 0, 0).context("taking gid 0 of the new user namespace"));
+        if (plan.become_root_uid) NSLAB_TRY(sys::setresuid(0, 0, 0).context("taking uid 0 of the new user namespace"));
+        // prctl(2): a change of ids clears the dumpable flag, which would hand /proc/self to global root.
+        if (plan.become_root_uid || plan.become_root_gid) NSLAB_TRY(sys::set_dumpable());
     }
     std::vector<size_t> order;
     for (size_t i = 0; i < plan.join_kinds.size(); ++i)
@@ -123,6 +135,12 @@ sys::Result<json> spawn_realm(OpCall& c) {
     }
     if (!plan.gid_map.empty() && plan.gid_map != "none") {
         NSLAB_ASSIGN_OR_RETURN(gids, core::parse_id_map(plan.gid_map));
+    }
+    if (write_maps) {
+        // The child keeps its ids when the map covers them (the kernel translates them); only an
+        // unmapped child with a mapped inside 0 becomes root there.
+        plan.become_root_uid = core::map_to_inside(uids, ids.euid) < 0 && core::map_to_outside(uids, 0) >= 0;
+        plan.become_root_gid = core::map_to_inside(gids, ids.egid) < 0 && core::map_to_outside(gids, 0) >= 0;
     }
 
     NSLAB_ASSIGN_OR_RETURN(auto socks, sys::socketpair_seqpacket());

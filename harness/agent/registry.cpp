@@ -53,6 +53,7 @@ const Registry& registry() {
         register_ipc_ops(reg);
         register_mount_ops(reg);
         register_pid_ops(reg);
+        register_pid_signal_ops(reg);
         register_user_ops(reg);
         register_time_ops(reg);
         register_net_ops(reg);

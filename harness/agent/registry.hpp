@@ -93,6 +93,7 @@ void register_uts_ops(Registry& r);
 void register_ipc_ops(Registry& r);
 void register_mount_ops(Registry& r);
 void register_pid_ops(Registry& r);
+void register_pid_signal_ops(Registry& r);
 void register_user_ops(Registry& r);
 void register_time_ops(Registry& r);
 void register_net_ops(Registry& r);

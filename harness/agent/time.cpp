@@ -93,6 +93,14 @@ sys::Result<double> read_source(const std::string& source) {
         if (at == std::string::npos) return sys::Error::message("no btime line in /proc/stat");
         return std::stod(text.substr(at + 7));
     }
+    // "<clock>_syscall": the same clock through the system call rather than glibc's vDSO, which
+    // in a time namespace reads the namespace's vvar page (selftests timens/timens.c reads both).
+    const std::string suffix = "_syscall";
+    if (source.size() > suffix.size() && source.compare(source.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        NSLAB_ASSIGN_OR_RETURN(clockid_t id, clock_named(source.substr(0, source.size() - suffix.size())));
+        NSLAB_ASSIGN_OR_RETURN(struct timespec ts, sys::clock_gettime_syscall(id));
+        return seconds_of(ts);
+    }
     NSLAB_ASSIGN_OR_RETURN(clockid_t id, clock_named(source));
     NSLAB_ASSIGN_OR_RETURN(struct timespec ts, sys::clock_gettime(id));
     return seconds_of(ts);
@@ -186,8 +194,21 @@ sys::Result<json> unshare_time_shift_op(OpCall& c) {
     } else if (seen_by == "exec") {
         NSLAB_ASSIGN_OR_RETURN(seen,
                                sys::exec_capture(enter_new, "/bin/cat", {"cat", "/proc/uptime"}));
+    } else if (seen_by == "vfork_exec" || seen_by == "caller_after_vfork_exec") {
+        // selftests timens/vfork_exec.c: a vfork child shares the unsharer's memory (and vvar
+        // page) until it execs, then enters time_for_children; the unsharer stays where it was.
+        bool program = seen_by == "vfork_exec";
+        auto body = [&]() -> sys::Result<std::string> {
+            NSLAB_TRY(enter_new());
+            NSLAB_ASSIGN_OR_RETURN(std::string printed, sys::vfork_exec_capture({"/bin/cat", "/proc/uptime"}));
+            if (program) return printed;
+            NSLAB_ASSIGN_OR_RETURN(double t, read_source("boottime"));
+            return seconds_text(t);
+        };
+        NSLAB_ASSIGN_OR_RETURN(seen, sys::run_in_child(body));
     } else {
-        return sys::Error::message("seen_by must be caller, forked or exec, not '" + seen_by + "'");
+        return sys::Error::message("seen_by must be caller, forked, exec, vfork_exec or caller_after_vfork_exec, not '" +
+                                   seen_by + "'");
     }
     return json(std::llround(std::stod(seen) - before));
 }
@@ -215,8 +236,18 @@ sys::Result<json> sleep_until_op(OpCall& c) {
                                        " ms ahead did not fire within 5 s");
         unsigned long long expirations = 0;
         NSLAB_TRY(sys::read(timer.get(), &expirations, sizeof expirations));
+    } else if (method == "timer_create") {
+        NSLAB_TRY(sys::posix_timer_wait_abs(id, at, 5000));
+    } else if (method == "futex") {
+        if (id != CLOCK_MONOTONIC) return sys::Error::message("sleep_until: the futex method waits on CLOCK_MONOTONIC only");
+        // A deadline the kernel failed to convert would be hours away: bound the wait in a child.
+        auto wait = [&]() -> sys::Result<std::string> {
+            NSLAB_TRY(sys::futex_wait_abs_monotonic(at));
+            return std::string();
+        };
+        NSLAB_TRY(sys::run_in_child(wait, 5000));
     } else {
-        return sys::Error::message("method must be clock_nanosleep or timerfd, not '" + method +
+        return sys::Error::message("method must be clock_nanosleep, timerfd, timer_create or futex, not '" + method +
                                    "'");
     }
     NSLAB_ASSIGN_OR_RETURN(struct timespec end, sys::clock_gettime(CLOCK_MONOTONIC));
@@ -233,7 +264,8 @@ void register_time_ops(Registry& r) {
          .doc =
              "By how many seconds (rounded) a realm's clock is ahead of the caller's: a throwaway "
              "child enters the realm's time namespace (setns) to read it. Clocks: monotonic, "
-             "boottime, realtime, tai, monotonic_coarse, monotonic_raw; also uptime "
+             "boottime, realtime, tai, monotonic_coarse, monotonic_raw (read through the vDSO), "
+             "each also as <clock>_syscall (read with syscall(SYS_clock_gettime)); also uptime "
              "(/proc/uptime) and btime (/proc/stat).",
          .lab = "uptime",
          .args = {{"realm", ArgType::realm, true,
@@ -264,10 +296,13 @@ void register_time_ops(Registry& r) {
          .doc =
              "A throwaway child unshares a time namespace and writes a boottime offset; returns "
              "how many seconds CLOCK_BOOTTIME moved for the unsharer itself (caller), for a child "
-             "it forks (forked) or for a program it execs without forking (exec, /proc/uptime).",
+             "it forks (forked), for a program it execs without forking (exec, /proc/uptime), for "
+             "a program it starts with vfork and exec (vfork_exec, posix_spawn), or for itself "
+             "after that vfork (caller_after_vfork_exec).",
          .lab = "unshare --time --boottime N cat /proc/uptime",
          .args = {{"boottime", ArgType::integer, true, "the boottime offset to write, in seconds"},
-                  {"seen_by", ArgType::string, true, "caller, forked or exec"}},
+                  {"seen_by", ArgType::string, true,
+                   "caller, forked, exec, vfork_exec or caller_after_vfork_exec"}},
          .handler = unshare_time_shift_op});
     r.add(
         {.name = "write_timens_offsets",
@@ -291,12 +326,15 @@ void register_time_ops(Registry& r) {
            .kind = OpKind::action,
            .ns = "time",
            .doc = "Sleeps until a clock reads `ms` ms more than now, with an absolute deadline "
-                  "(clock_nanosleep TIMER_ABSTIME, or a timerfd with TFD_TIMER_ABSTIME); returns "
-                  "{elapsed_ms} as CLOCK_MONOTONIC measured it.",
+                  "(clock_nanosleep TIMER_ABSTIME, a timerfd with TFD_TIMER_ABSTIME, a POSIX timer "
+                  "with TIMER_ABSTIME, or a FUTEX_WAIT_BITSET timeout); returns {elapsed_ms} as "
+                  "CLOCK_MONOTONIC measured it.",
            .lab = "",
            .args = {{"clock", ArgType::string, true, "monotonic, boottime or realtime"},
                     {"ms", ArgType::integer, false, "how far ahead, 0 to 2000 ms (default 100)"},
-                    {"method", ArgType::string, false, "clock_nanosleep (default) or timerfd"}},
+                    {"method", ArgType::string, false,
+                     "clock_nanosleep (default), timerfd, timer_create (SIGEV_NONE, polled with "
+                     "timer_gettime) or futex (monotonic only)"}},
            .handler = sleep_until_op});
 }
 

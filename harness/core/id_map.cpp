@@ -53,6 +53,12 @@ long long map_to_outside(const IdMap& map, unsigned inside) {
     return -1;
 }
 
+long long map_to_inside(const IdMap& map, unsigned outside) {
+    for (auto& l : map)
+        if (outside >= l.outside && outside - l.outside < l.count) return static_cast<long long>(l.inside) + (outside - l.outside);
+    return -1;
+}
+
 sys::Status write_id_maps(const std::string& proc_pid_dir, const IdMap& uids, const IdMap& gids,
                           bool deny_setgroups) {
     NSLAB_TRY(sys::write_file(proc_pid_dir + "/uid_map", format_id_map(uids)).context("writing uid_map"));

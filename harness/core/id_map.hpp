@@ -23,6 +23,8 @@ sys::Result<IdMap> parse_id_map(const std::string& text);
 std::string format_id_map(const IdMap& map);
 // Maps an id through a map ("inside" → "outside"); nullopt-like -1 when unmapped.
 long long map_to_outside(const IdMap& map, unsigned inside);
+// The reverse: the inside id an outside id maps to, -1 when no line covers it.
+long long map_to_inside(const IdMap& map, unsigned outside);
 
 // Writes uid_map and gid_map of process pid (as seen from the writer's /proc).
 // user_namespaces(7): each map is written once; an unprivileged writer must first write "deny" to

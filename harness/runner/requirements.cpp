@@ -57,6 +57,15 @@ bool can_create_user_namespace() {
     return result;
 }
 
+namespace {
+bool has_posix_message_queues() {
+    // mq_overview(7): without CONFIG_POSIX_MQUEUE the mq_* system calls are ENOSYS. An fd that
+    // cannot be a queue tells which without creating or opening any queue.
+    auto r = sys::mq_getattr(-1);
+    return r.ok() || r.error().err() != ENOSYS;
+}
+}  // namespace
+
 std::optional<std::string> unmet_requirement(const experiment::Experiment& e, bool lab_in_user_namespace) {
     const auto& req = e.requires_;
     if (req.root && ::geteuid() != 0)
@@ -74,6 +83,8 @@ std::optional<std::string> unmet_requirement(const experiment::Experiment& e, bo
     if ((req.userns || lab_in_user_namespace || (used & core::ns_bit(core::Ns::user))) && !can_create_user_namespace())
         return "cannot create user namespaces here (check /proc/sys/user/max_user_namespaces and "
                "kernel.unprivileged_userns_clone or an AppArmor/SELinux policy)";
+    if (req.posix_mq && !has_posix_message_queues())
+        return "this kernel has no POSIX message queues (mq_getsetattr is ENOSYS: CONFIG_POSIX_MQUEUE is off)";
     for (auto& tool : req.tools)
         if (!find_on_path(tool)) return "needs the program '" + tool + "' on PATH";
     return std::nullopt;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -65,6 +66,41 @@ Status block_signal(int sig, bool block) {
     return {};
 }
 
+Result<siginfo_t> wait_signal(int sig, int timeout_ms) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    struct timespec ts {
+        timeout_ms / 1000, (timeout_ms % 1000) * 1000000L
+    };
+    siginfo_t info{};
+    for (;;) {
+        if (::sigtimedwait(&set, &info, &ts) == sig) return info;
+        if (errno != EINTR)
+            return Error(errno, std::string("sigtimedwait(") + (sigabbrev_np(sig) ? sigabbrev_np(sig) : "?") + ", " +
+                                    std::to_string(timeout_ms) + " ms)");
+    }
+}
+
+Status set_async_signal(int fd, pid_t owner, int sig) {
+    std::string f = "fcntl(fd=" + std::to_string(fd);
+    if (::fcntl(fd, F_SETOWN, owner) < 0) return Error(errno, f + ", F_SETOWN, " + std::to_string(owner) + ")");
+    if (::fcntl(fd, F_SETSIG, sig) < 0) return Error(errno, f + ", F_SETSIG, " + std::to_string(sig) + ")");
+    int fl = ::fcntl(fd, F_GETFL);
+    if (fl < 0) return Error(errno, f + ", F_GETFL)");
+    if (::fcntl(fd, F_SETFL, fl | O_ASYNC) < 0) return Error(errno, f + ", F_SETFL, O_ASYNC)");
+    return {};
+}
+
+Result<pid_t> get_owner(int fd) {
+    // fcntl(2): F_GETOWN returns a process group as a negative value, so -1 is an error only
+    // when errno says so.
+    errno = 0;
+    int owner = ::fcntl(fd, F_GETOWN);
+    if (owner == -1 && errno != 0) return Error(errno, "fcntl(fd=" + std::to_string(fd) + ", F_GETOWN)");
+    return static_cast<pid_t>(owner);
+}
+
 Status sleep_ms(int ms) {
     struct timespec ts {
         ms / 1000, (ms % 1000) * 1000000L
@@ -98,6 +134,43 @@ Result<pid_t> spawn_background(const std::vector<std::string>& argv) {
         ::_exit(127);
     }
     return pid;
+}
+
+Result<std::string> vfork_exec_capture(const std::vector<std::string>& argv) {
+    if (argv.empty()) return Error::message("vfork_exec_capture: empty argv");
+    NSLAB_ASSIGN_OR_RETURN(auto out, pipe2(O_CLOEXEC));
+    posix_spawn_file_actions_t actions;
+    ::posix_spawn_file_actions_init(&actions);
+    ::posix_spawn_file_actions_adddup2(&actions, out.second, 1);  // the dup survives exec; the pipe does not
+    std::vector<char*> a;
+    for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    const char* envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", nullptr};
+    pid_t pid = 0;
+    // posix_spawn(3) returns the error number instead of setting errno.
+    int rc = ::posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, a.data(), const_cast<char* const*>(envp));
+    ::posix_spawn_file_actions_destroy(&actions);
+    ::close(out.second);
+    if (rc != 0) {
+        ::close(out.first);
+        return Error(rc, "posix_spawn(" + argv[0] + ")");
+    }
+    std::string printed;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(out.first, buf, sizeof buf);
+        if (n > 0) {
+            printed.append(buf, static_cast<size_t>(n));
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        break;
+    }
+    ::close(out.first);
+    NSLAB_ASSIGN_OR_RETURN(int status, waitpid(pid));
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return Error::message(argv[0] + " did not exit 0 (wait status " + std::to_string(status) + ")");
+    return printed;
 }
 
 Result<std::string> run_in_child(const std::function<Result<std::string>()>& body, int timeout_ms) {

@@ -26,6 +26,14 @@ using SigInfoHandler = void (*)(int, siginfo_t*, void*);
 Status sigaction_info(int sig, SigInfoHandler handler);
 // sigprocmask(SIG_BLOCK or SIG_UNBLOCK, {sig}).
 Status block_signal(int sig, bool block);
+// sigtimedwait(2) for one (blocked) signal, up to timeout_ms; EAGAIN when none came in time.
+Result<siginfo_t> wait_signal(int sig, int timeout_ms);
+// fcntl(2): F_SETOWN owner (a pid as the caller's PID namespace numbers it), F_SETSIG sig, and
+// O_ASYNC on fd, so that I/O readiness on fd sends sig to owner with si_code/si_fd set.
+Status set_async_signal(int fd, pid_t owner, int sig);
+// fcntl(F_GETOWN): the owner's pid in the caller's PID namespace (0 when it has none there).
+Result<pid_t> get_owner(int fd);
+
 // One nanosleep(2) of ms milliseconds; an interrupting signal is reported as EINTR, not retried,
 // so that a caller waiting for a handler sees it run.
 Status sleep_ms(int ms);
@@ -33,6 +41,11 @@ Status sleep_ms(int ms);
 // Starts argv[0] (an absolute path) in the background: stdin, stdout and stderr on /dev/null,
 // every other fd closed, SIGKILL when the caller dies. Returns its pid; the caller reaps it.
 Result<pid_t> spawn_background(const std::vector<std::string>& argv);
+
+// posix_spawn(3) of argv[0] (an absolute path) with stdout on a pipe; returns what it printed once
+// it exited 0. glibc (2.24 and later) spawns with clone(CLONE_VM|CLONE_VFORK): the vfork-then-exec
+// path, where the child shares the caller's memory until its execve.
+Result<std::string> vfork_exec_capture(const std::vector<std::string>& argv);
 
 // Runs body in a forked child and returns its result, value or error (errno and description
 // travel back). The child never comes back to the caller's code: it _exits after body.

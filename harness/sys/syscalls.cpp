@@ -512,6 +512,12 @@ Status mq_close(int mqd) {
     return {};
 }
 
+Status mq_getattr(int mqd) {
+    struct mq_attr attr {};
+    if (::mq_getattr(static_cast<mqd_t>(mqd), &attr) < 0) return last_error("mq_getattr(mqd=" + std::to_string(mqd) + ")");
+    return {};
+}
+
 Status mq_unlink(const std::string& name) {
     if (::mq_unlink(name.c_str()) < 0) return last_error("mq_unlink(" + name + ")");
     return {};

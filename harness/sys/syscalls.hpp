@@ -98,6 +98,9 @@ Result<int> msgget(int key, int flags);
 Result<int> mq_open(const std::string& name, int flags, mode_t mode = 0600);
 Status mq_close(int mqd);
 Status mq_unlink(const std::string& name);
+// mq_getsetattr(2) on mqd, reading only: on fd -1, EBADF where the kernel has POSIX queues and
+// ENOSYS where it has none; touches no queue.
+Status mq_getattr(int mqd);
 
 // ---- sockets -----------------------------------------------------------------------------
 Result<std::pair<int, int>> socketpair_seqpacket();

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "agent/agent.hpp"
+#include "cli/grade_command.hpp"
 #include "cli/listing.hpp"
 #include "experiment/loader.hpp"
 #include "report/report.hpp"
@@ -301,6 +302,16 @@ int main(int argc, char** argv) {
     list_cmd->add_flag("--markdown", list_markdown, "Print the action/probe reference as Markdown (docs/reference.md)");
     list_cmd->add_flag("--catalogue-markdown", list_catalogue, "Print the experiments as Markdown (docs/catalogue.md)");
 
+    GradeArgs grade;
+    auto* grade_cmd = app.add_subcommand("grade", "Grade a submission (a student's launcher) against an assignment");
+    grade_cmd->add_option("--submission", grade.submission, "The submission's directory")->required();
+    grade_cmd->add_option("--assignment", grade.assignment, "The assignment file, e.g. suites/assignments/td2.yaml")->required();
+    grade_cmd->add_option("-o,--output", grade.output, "Where results.json, feedback.md and junit.xml go")->capture_default_str();
+    grade_cmd->add_option("--format", grade.format, "results.json for gradescope or prairielearn")
+        ->check(CLI::IsMember({"gradescope", "prairielearn"}))
+        ->capture_default_str();
+    grade_cmd->add_option("-j,--jobs", grade.jobs, "Experiments run at once")->check(CLI::Range(1, 64));
+
     app.add_subcommand("agent", "Run an agent (for launchers): nslab agent [--lab] --fd N | --socket PATH");
 
     try {
@@ -312,6 +323,7 @@ int main(int argc, char** argv) {
     try {
         if (*run_cmd) return run_command(run);
         if (*validate_cmd) return validate_command(validate_paths);
+        if (*grade_cmd) return grade_command(grade);
         if (*list_cmd && list_markdown) {
             print_registry_markdown(std::cout);
             return 0;

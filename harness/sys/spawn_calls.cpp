@@ -188,4 +188,21 @@ Result<int> accept_before(int listen_fd, int timeout_ms) {
     return fd;
 }
 
+Result<std::string> mkdtemp(const std::string& templ) {
+    std::string buf = templ;
+    if (!::mkdtemp(buf.data())) return Error(errno, "mkdtemp(" + templ + ")");
+    return buf;
+}
+
+Status chmod(const std::string& path, mode_t mode) {
+    if (::chmod(path.c_str(), mode) < 0) return Error(errno, "chmod(" + path + ")");
+    return {};
+}
+
+Status lchown(const std::string& path, uid_t uid, gid_t gid) {
+    if (::lchown(path.c_str(), uid, gid) < 0)
+        return Error(errno, "lchown(" + path + ", " + std::to_string(uid) + ", " + std::to_string(gid) + ")");
+    return {};
+}
+
 }  // namespace nslab::sys

@@ -46,4 +46,9 @@ Result<std::optional<int>> try_reap_pidfd(int pidfd);
 Result<int> listen_seqpacket(const std::string& path);
 Result<int> accept_before(int listen_fd, int timeout_ms);
 
+// mkdtemp(3) on a template ending in XXXXXX; returns the directory made (mode 0700).
+Result<std::string> mkdtemp(const std::string& templ);
+Status chmod(const std::string& path, mode_t mode);
+Status lchown(const std::string& path, uid_t uid, gid_t gid);
+
 }  // namespace nslab::sys

@@ -1,0 +1,59 @@
+// nslab grade: grades one submission against an assignment and writes results.json (Gradescope or
+// PrairieLearn), feedback.md and junit.xml. A submission that does not build or start still gets
+// a complete results.json (score 0 and the reason); only a bad assignment is an error (exit 2).
+#include "cli/grade_command.hpp"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "grade/grader.hpp"
+#include "grade/reports.hpp"
+#include "report/report.hpp"
+#include "runner/interrupt.hpp"
+
+namespace nslab::cli {
+
+int grade_command(const GradeArgs& args) {
+    auto load = grade::load_assignment(args.assignment);
+    for (auto& e : load.errors) std::cerr << e << "\n";
+    if (!load.assignment) return 2;
+    const grade::Assignment& a = *load.assignment;
+    auto resolved = grade::resolve(a);
+    for (auto& e : resolved.errors) std::cerr << e << "\n";
+    if (!resolved.errors.empty()) return 2;
+    std::error_code ec;
+    std::filesystem::create_directories(args.output, ec);
+    if (ec) {
+        std::cerr << "nslab grade: cannot make " << args.output << ": " << ec.message() << "\n";
+        return 2;
+    }
+    grade::Grade g = grade::grade_submission(a, resolved, {.submission = args.submission, .jobs = args.jobs});
+
+    std::vector<runner::ExperimentResult> results;
+    for (auto& t : g.tests) results.push_back(t.result);
+    auto summary = runner::summarize(results, g.seconds * 1000);
+    auto write = [&](const std::string& name, const std::string& text) {
+        std::ofstream out(args.output + "/" + name, std::ios::binary | std::ios::trunc);
+        out << text;
+        if (!out) std::cerr << "nslab grade: cannot write " << args.output << "/" << name << "\n";
+        return static_cast<bool>(out);
+    };
+    bool ok = write("results.json", args.format == "prairielearn" ? grade::prairielearn_json(a, g) : grade::gradescope_json(a, g));
+    ok = write("feedback.md", grade::feedback_markdown(a, g)) && ok;
+    ok = write("junit.xml", report::junit_xml(results, summary)) && ok;
+    std::cout << a.title << ": " << g.score << " / " << g.max_score << " points in " << g.seconds << " s";
+    if (!g.fatal.empty()) std::cout << " (" << g.fatal << ")";
+    std::cout << "\n";
+    for (auto& t : g.tests)
+        std::cout << "  " << (t.score >= t.test->points ? "PASS" : runner::outcome_name(t.result.outcome)) << "  " << t.score
+                  << "/" << t.test->points << "  " << t.test->experiment
+                  << (t.result.outcome == runner::Outcome::pass || t.result.reason.empty() ? "" : "  — " + t.result.reason.substr(0, 160))
+                  << "\n";
+    std::cout << "wrote " << args.output << "/results.json, feedback.md, junit.xml\n";
+    return ok ? 0 : 2;
+}
+
+}  // namespace nslab::cli

@@ -1,0 +1,17 @@
+#pragma once
+
+#include <string>
+
+namespace nslab::cli {
+
+struct GradeArgs {
+    std::string submission;
+    std::string assignment;
+    std::string output = "nslab-grade";
+    std::string format = "gradescope";  // or prairielearn
+    int jobs = 2;
+};
+
+int grade_command(const GradeArgs& args);
+
+}  // namespace nslab::cli

@@ -1,0 +1,135 @@
+#include "grade/reports.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace nslab::grade {
+namespace {
+
+using json = nlohmann::json;
+
+std::string section_of(const TestOutcome& t) {
+    if (!t.test->section.empty()) return t.test->section;
+    for (auto& r : t.result.refs)
+        if (r.rfind("TD2", 0) == 0) return r;
+    return t.result.refs.empty() ? "" : t.result.refs.front();
+}
+
+std::string status_word(const TestOutcome& t) {
+    switch (t.result.outcome) {
+        case runner::Outcome::pass: return "passed";
+        case runner::Outcome::fail: return "failed";
+        case runner::Outcome::skip: return "not run";
+        case runner::Outcome::broken: return "could not run";
+    }
+    return "?";
+}
+
+std::string cell_text(std::string s) {
+    for (auto& c : s)
+        if (c == '|' || c == '\n') c = c == '|' ? '/' : ' ';
+    return s.empty() ? "(empty)" : s;
+}
+
+std::string points(double p) {
+    std::ostringstream o;
+    o << p;
+    return o.str();
+}
+
+// When nothing ran (no build, no launch), every test says why.
+std::string fatal_text(const Grade& g) {
+    std::string s = "**Not graded: " + g.fatal + ".**\n";
+    if (!g.build_output.empty()) s += "\nThe build said (" + g.build_status + "):\n\n```\n" + g.build_output + "\n```\n";
+    return s;
+}
+
+}  // namespace
+
+std::string test_feedback(const TestOutcome& t) {
+    const auto& r = t.result;
+    std::ostringstream o;
+    o << "**" << (r.outcome == runner::Outcome::pass ? "Passed" : "Not passed") << "** (" << points(t.score) << "/"
+      << points(t.test->points) << "): " << r.summary << "\n";
+    if (r.outcome != runner::Outcome::pass) {
+        if (!r.reason.empty()) o << "\nWhat went wrong: " << r.reason << "\n";
+        bool header = false;
+        for (auto& row : r.rows) {
+            if (!header) {
+                o << "\n| check | seen from | expected | observed | |\n|---|---|---|---|---|\n";
+                header = true;
+            }
+            for (auto& c : row.cells)
+                o << "| " << cell_text(row.label) << " | " << (c.vantage == "host" ? "the host" : "realm " + c.vantage) << " | "
+                  << cell_text(c.expected) << " | " << cell_text(c.observed) << " | " << (c.ok ? "✓" : "✗") << " |\n";
+        }
+        for (auto& row : r.rows)
+            if (!row.ok && !row.why.empty()) o << "\nWhy: " << row.why << "\n";
+        for (auto& s : r.steps)
+            if (!s.ok) o << "\nStep `" << s.source << "`: " << s.detail << "\n";
+        if (!t.test->hint.empty()) o << "\nHint: " << t.test->hint << "\n";
+    }
+    std::string section = section_of(t);
+    if (!section.empty()) o << "\nLab section: " << section << "\n";
+    return o.str();
+}
+
+std::string gradescope_json(const Assignment& a, const Grade& g) {
+    json tests = json::array();
+    for (auto& t : g.tests) {
+        json x{{"name", t.test->experiment},
+               {"score", t.score},
+               {"max_score", t.test->points},
+               {"status", t.score >= t.test->points && t.test->points > 0 ? "passed" : "failed"},
+               {"visibility", t.test->visibility},
+               {"output_format", "md"},
+               {"output", g.fatal.empty() ? test_feedback(t) : fatal_text(g)}};
+        if (t.score >= t.test->points && t.test->points == 0) x["status"] = "passed";
+        tests.push_back(std::move(x));
+    }
+    std::string output = a.title + ": " + points(g.score) + " / " + points(g.max_score) + " points.";
+    if (!g.fatal.empty()) output += "\n\n" + fatal_text(g);
+    json j{{"score", g.score},
+           {"max_score", g.max_score},
+           {"execution_time", static_cast<int>(std::ceil(g.seconds))},
+           {"output", output},
+           {"output_format", "md"},
+           {"visibility", "visible"},
+           {"stdout_visibility", "hidden"},
+           {"tests", tests}};
+    return j.dump(2) + "\n";
+}
+
+std::string prairielearn_json(const Assignment& a, const Grade& g) {
+    json tests = json::array();
+    for (auto& t : g.tests)
+        tests.push_back({{"name", t.test->experiment},
+                         {"points", t.score},
+                         {"max_points", t.test->points},
+                         {"output", g.fatal.empty() ? test_feedback(t) : fatal_text(g)}});
+    json j{{"gradable", true},
+           {"score", g.max_score > 0 ? g.score / g.max_score : 0.0},
+           {"message", a.title + ": " + points(g.score) + " / " + points(g.max_score) + " points" +
+                           (g.fatal.empty() ? "" : ". " + g.fatal)},
+           {"tests", tests}};
+    return j.dump(2) + "\n";
+}
+
+std::string feedback_markdown(const Assignment& a, const Grade& g) {
+    std::ostringstream o;
+    o << "# " << a.title << "\n\nScore: **" << points(g.score) << " / " << points(g.max_score) << "**\n\n";
+    if (!g.fatal.empty()) {
+        o << fatal_text(g);
+        return o.str();
+    }
+    for (auto& t : g.tests) {
+        if (t.test->visibility != "visible") continue;  // the others show in Gradescope when their time comes
+        o << "## " << (t.result.outcome == runner::Outcome::pass ? "✓ " : "✗ ") << t.test->experiment << " — "
+          << status_word(t) << "\n\n" << test_feedback(t) << "\n";
+    }
+    return o.str();
+}
+
+}  // namespace nslab::grade

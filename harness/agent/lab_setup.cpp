@@ -1,8 +1,11 @@
 // The lab's init prepares a throwaway "host": everything it mounts lives in its own mount namespace.
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
 #include "agent/agent.hpp"
+#include "core/unique_fd.hpp"
+#include "sys/mount_calls.hpp"
 #include "sys/syscalls.hpp"
 
 namespace nslab::agent {
@@ -15,8 +18,20 @@ sys::Status setup_lab() {
     NSLAB_TRY(sys::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC));
     // sysfs shows the network namespace of its mounter (/sys/class/net): mount the lab's own.
     NSLAB_TRY(sys::mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC));
+    // External launchers exec nslab-agent by path inside the lab: when it was built under /tmp, keep
+    // its directory reachable through the lab's own /tmp (a bind of the directory as it was).
+    core::UniqueFd agent_dir;
+    std::string agent_dir_path;
+    if (auto exe = sys::readlink("/proc/self/exe"); exe.ok() && exe->rfind("/tmp/", 0) == 0) {
+        agent_dir_path = exe->substr(0, exe->rfind('/'));
+        if (auto fd = sys::open(agent_dir_path, O_PATH | O_DIRECTORY | O_CLOEXEC); fd.ok()) agent_dir = core::UniqueFd(*fd);
+    }
     // Scratch space: experiments write under /tmp, which is the lab's own tmpfs.
     NSLAB_TRY(sys::mount("nslab-tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"));
+    if (agent_dir) {
+        NSLAB_TRY(sys::mkdir_p(agent_dir_path));
+        NSLAB_TRY(sys::mount("/proc/self/fd/" + std::to_string(agent_dir.get()), agent_dir_path, "", MS_BIND | MS_REC));
+    }
     // POSIX shm lives in /dev/shm, which no namespace isolates: give the lab its own.
     if (::access("/dev/shm", F_OK) == 0)
         NSLAB_TRY(sys::mount("nslab-shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"));

@@ -20,7 +20,8 @@ int grade_command(const GradeArgs& args) {
     auto load = grade::load_assignment(args.assignment);
     for (auto& e : load.errors) std::cerr << e << "\n";
     if (!load.assignment) return 2;
-    const grade::Assignment& a = *load.assignment;
+    grade::Assignment& a = *load.assignment;
+    if (args.timeout > 0) a.test_timeout_s = args.timeout;
     auto resolved = grade::resolve(a);
     for (auto& e : resolved.errors) std::cerr << e << "\n";
     if (!resolved.errors.empty()) return 2;

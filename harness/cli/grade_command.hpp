@@ -10,6 +10,7 @@ struct GradeArgs {
     std::string output = "nslab-grade";
     std::string format = "gradescope";  // or prairielearn
     int jobs = 2;
+    double timeout = 0;  // > 0: overrides the assignment's time limit per experiment
 };
 
 int grade_command(const GradeArgs& args);

@@ -311,6 +311,8 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"gradescope", "prairielearn"}))
         ->capture_default_str();
     grade_cmd->add_option("-j,--jobs", grade.jobs, "Experiments run at once")->check(CLI::Range(1, 64));
+    grade_cmd->add_option("--timeout", grade.timeout, "Time limit per experiment, seconds (overrides the assignment)")
+        ->check(CLI::Range(0.1, 600.0));
 
     app.add_subcommand("agent", "Run an agent (for launchers): nslab agent [--lab] --fd N | --socket PATH");
 

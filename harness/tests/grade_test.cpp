@@ -1,0 +1,252 @@
+// nslab grade, end to end: the reference mini-container scores full marks; each buggy variant
+// (reference + one patch) loses exactly the tests its mistake breaks, with feedback that names it;
+// hostile submissions are graded with a reason in bounded time and leave nothing running; and the
+// results.json has Gradescope's fields. Runs the real `nslab grade` as a subprocess, as root.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+const std::string kSource = NSLAB_SOURCE_DIR;
+const std::string kAssignment = kSource + "/suites/assignments/td2.yaml";
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+int sh(const std::string& cmd) {
+    int st = std::system(cmd.c_str());
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+// A scratch directory outside /tmp (each lab mounts its own tmpfs there), removed at the end.
+struct Scratch {
+    std::string dir;
+    Scratch() {
+        char t[] = "/var/tmp/nslab-grade-test-XXXXXX";
+        dir = ::mkdtemp(t);
+    }
+    ~Scratch() { fs::remove_all(dir); }
+};
+
+struct Graded {
+    int exit_code = -1;
+    json results;
+    std::string feedback, stdout_text;
+    double seconds = 0;
+};
+
+Graded grade(const std::string& submission, const std::string& out, const std::string& extra = "") {
+    Graded g;
+    auto t0 = std::chrono::steady_clock::now();
+    std::string cmd = std::string(NSLAB_BIN_DIR) + "/nslab grade --submission " + submission + " --assignment " + kAssignment +
+                      " -o " + out + " " + extra + " > " + out + ".stdout 2>&1";
+    g.exit_code = sh(cmd);
+    g.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    g.stdout_text = slurp(out + ".stdout");
+    g.results = json::parse(slurp(out + "/results.json"), nullptr, false);
+    g.feedback = slurp(out + "/feedback.md");
+    return g;
+}
+
+std::set<std::string> failed_tests(const json& results) {
+    std::set<std::string> out;
+    for (auto& t : results["tests"])
+        if (t["status"] != "passed") out.insert(t["name"].get<std::string>());
+    return out;
+}
+
+// Gradescope's results.json specification: the fields it reads, with their types and values.
+void expect_gradescope_shape(const json& r) {
+    ASSERT_TRUE(r.is_object());
+    static const std::set<std::string> top{"score", "max_score", "execution_time", "output", "output_format", "visibility",
+                                           "stdout_visibility", "tests", "extra_data", "leaderboard"};
+    for (auto& [k, v] : r.items()) EXPECT_TRUE(top.count(k)) << "unknown top-level field " << k;
+    ASSERT_TRUE(r["score"].is_number());
+    EXPECT_TRUE(r["max_score"].is_number());
+    EXPECT_TRUE(r["execution_time"].is_number_integer());
+    EXPECT_TRUE(r["output"].is_string());
+    static const std::set<std::string> vis{"hidden", "after_due_date", "after_published", "visible"};
+    EXPECT_TRUE(vis.count(r["visibility"].get<std::string>()));
+    ASSERT_TRUE(r["tests"].is_array());
+    EXPECT_FALSE(r["tests"].empty());
+    static const std::set<std::string> test_fields{"score", "max_score", "status", "name", "name_format", "number", "output",
+                                                   "output_format", "tags", "visibility", "extra_data"};
+    double sum = 0;
+    for (auto& t : r["tests"]) {
+        for (auto& [k, v] : t.items()) EXPECT_TRUE(test_fields.count(k)) << "unknown test field " << k;
+        EXPECT_TRUE(t["name"].is_string());
+        EXPECT_TRUE(t["score"].is_number());
+        EXPECT_TRUE(t["max_score"].is_number());
+        EXPECT_LE(t["score"].get<double>(), t["max_score"].get<double>());
+        EXPECT_TRUE(t["status"] == "passed" || t["status"] == "failed");
+        EXPECT_TRUE(vis.count(t["visibility"].get<std::string>()));
+        EXPECT_TRUE(t["output"].is_string());
+        EXPECT_TRUE(t["output_format"] == "md" || t["output_format"] == "text");
+        sum += t["score"].get<double>();
+    }
+    EXPECT_DOUBLE_EQ(sum, r["score"].get<double>());
+}
+
+// No process of the sandbox user and no scratch directory may outlive a grading.
+void expect_nothing_left() {
+    EXPECT_NE(sh("pgrep -u 65534 -f 'mini_container|nslab-agent' >/dev/null"), 0) << "a submission's process is still running";
+    EXPECT_NE(sh("ls -d /var/tmp/nslab-grade-?????? >/dev/null 2>&1"), 0) << "a grading scratch directory was left";
+}
+
+class GradeTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (::geteuid() != 0) GTEST_SKIP() << "grading runs submissions as uid 65534: needs root";
+    }
+    Scratch scratch;
+    // reference + patch, as a teacher would rebuild a variant: returns the submission directory.
+    std::string variant(const std::string& name) {
+        std::string dir = scratch.dir + "/" + name;
+        fs::create_directories(dir);
+        fs::copy(kSource + "/fixtures/submissions/reference", dir, fs::copy_options::recursive);
+        if (name != "reference") {
+            EXPECT_EQ(sh("patch -s -p1 -d " + dir + " < " + kSource + "/fixtures/submissions/variants/" + name + ".patch"), 0);
+        }
+        return dir;
+    }
+};
+
+TEST_F(GradeTest, ReferenceScoresFullMarks) {
+    auto g = grade(variant("reference"), scratch.dir + "/out");
+    ASSERT_EQ(g.exit_code, 0) << g.stdout_text;
+    expect_gradescope_shape(g.results);
+    EXPECT_GT(g.results["max_score"].get<double>(), 0);
+    EXPECT_EQ(g.results["score"], g.results["max_score"]) << g.stdout_text;
+    EXPECT_TRUE(failed_tests(g.results).empty());
+    EXPECT_NE(g.feedback.find("Score: **22 / 22**"), std::string::npos) << g.feedback;
+    EXPECT_TRUE(fs::exists(scratch.dir + "/out/junit.xml"));
+    expect_nothing_left();
+}
+
+TEST_F(GradeTest, PrairieLearnScoreIsAFraction) {
+    auto g = grade(variant("no_ipc"), scratch.dir + "/out", "--format prairielearn");
+    ASSERT_EQ(g.exit_code, 0) << g.stdout_text;
+    ASSERT_TRUE(g.results.is_object());
+    double s = g.results["score"].get<double>();
+    EXPECT_GT(s, 0.0);
+    EXPECT_LT(s, 1.0);
+    EXPECT_TRUE(g.results["gradable"].get<bool>());
+}
+
+struct Mistake {
+    std::string name;
+    std::set<std::string> failed;  // exactly these tests fail
+    std::string named;             // and the feedback says this
+};
+
+const std::set<std::string> kAll{
+    "td2_uts.hostname_isolated_between_sibling_uts_namespaces", "td2_uts.host_hostname_change_not_seen_in_new_uts_namespace",
+    "td2_ipc.shm_segments_hidden_from_sibling_and_host", "td2_ipc.msg_queue_hidden_from_sibling_and_host",
+    "td2_pid.sleep_in_pid_namespace_hidden_from_sibling_seen_by_host", "td2_pid.ps_lists_sleep_only_in_its_namespace_and_on_host",
+    "td2_container.bind_mount_in_container_stays_in_it", "td2_container.container_mounts_stay_private_on_a_shared_host",
+    "td2_container.container_root_is_uid_0_mapped_to_its_creator", "td2_net.new_network_namespace_has_only_loopback_and_it_is_down",
+    "td2_net.udp_datagram_crosses_veth_between_sibling_namespaces", "td2_time.uptime_shows_a_decade_more_in_new_time_namespace",
+    "td2_time.absolute_clock_nanosleep_honours_offset"};
+const std::set<std::string> kContainer{"td2_container.bind_mount_in_container_stays_in_it",
+                                       "td2_container.container_mounts_stay_private_on_a_shared_host",
+                                       "td2_container.container_root_is_uid_0_mapped_to_its_creator"};
+std::set<std::string> with_container(std::set<std::string> s) {
+    s.insert(kContainer.begin(), kContainer.end());
+    return s;
+}
+
+void PrintTo(const Mistake& m, std::ostream* os) { *os << m.name; }
+
+class MistakeTest : public GradeTest, public ::testing::WithParamInterface<Mistake> {};
+
+TEST_P(MistakeTest, LosesExactlyTheTestsItsMistakeBreaks) {
+    const Mistake& m = GetParam();
+    auto g = grade(variant(m.name), scratch.dir + "/out");
+    ASSERT_EQ(g.exit_code, 0) << g.stdout_text;
+    expect_gradescope_shape(g.results);
+    EXPECT_LT(g.results["score"].get<double>(), g.results["max_score"].get<double>());
+    EXPECT_EQ(failed_tests(g.results), m.failed) << g.stdout_text;
+    EXPECT_NE(g.feedback.find(m.named), std::string::npos) << "feedback does not name the mistake (" << m.named << "):\n" << g.feedback;
+    expect_nothing_left();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Variants, MistakeTest,
+    ::testing::Values(
+        Mistake{"no_uts", with_container({"td2_uts.hostname_isolated_between_sibling_uts_namespaces",
+                                          "td2_uts.host_hostname_change_not_seen_in_new_uts_namespace"}),
+                "should have a new uts namespace"},
+        Mistake{"no_ipc", with_container({"td2_ipc.shm_segments_hidden_from_sibling_and_host",
+                                          "td2_ipc.msg_queue_hidden_from_sibling_and_host"}),
+                "should have a new ipc namespace"},
+        Mistake{"no_net", with_container({"td2_net.new_network_namespace_has_only_loopback_and_it_is_down",
+                                          "td2_net.udp_datagram_crosses_veth_between_sibling_namespaces"}),
+                "should have a new net namespace"},
+        Mistake{"no_fresh_proc", {"td2_pid.sleep_in_pid_namespace_hidden_from_sibling_seen_by_host",
+                                  "td2_pid.ps_lists_sleep_only_in_its_namespace_and_on_host"},
+                "mount a fresh proc on /proc"},
+        Mistake{"mounts_not_private", {"td2_container.container_mounts_stay_private_on_a_shared_host"}, "MS_REC | MS_PRIVATE"},
+        Mistake{"late_time_offsets", {"td2_time.uptime_shows_a_decade_more_in_new_time_namespace",
+                                      "td2_time.absolute_clock_nanosleep_honours_offset"},
+                "before creating the child"},
+        Mistake{"root_to_root", {"td2_uts.hostname_isolated_between_sibling_uts_namespaces",
+                                 "td2_container.bind_mount_in_container_stays_in_it",
+                                 "td2_container.container_root_is_uid_0_mapped_to_its_creator",
+                                 "td2_net.udp_datagram_crosses_veth_between_sibling_namespaces"},
+                "uid from A: expected 0, saw 65534"},
+        // These two never start COMMAND: every test fails with the program's own error message.
+        Mistake{"gid_map_without_setgroups", kAll, "it exited with status 1"},
+        Mistake{"pid_no_fork", kAll, "it exited with status 1"}),
+    [](const auto& param_info) { return param_info.param.name; });
+
+// Hostile submissions: each gets a score and a reason, in bounded time, and nothing stays behind.
+struct Hostile {
+    std::string name;
+    std::string reason;  // in results.json
+};
+
+void PrintTo(const Hostile& h, std::ostream* os) { *os << h.name; }
+
+class HostileTest : public GradeTest, public ::testing::WithParamInterface<Hostile> {};
+
+TEST_P(HostileTest, GradedWithAReasonInBoundedTime) {
+    const Hostile& h = GetParam();
+    std::string dir = scratch.dir + "/" + h.name;
+    fs::copy(kSource + "/fixtures/submissions/hostile/" + h.name, dir, fs::copy_options::recursive);
+    auto g = grade(dir, scratch.dir + "/out", "--timeout 3");
+    ASSERT_EQ(g.exit_code, 0) << g.stdout_text;
+    expect_gradescope_shape(g.results);
+    EXPECT_EQ(g.results["score"].get<double>(), 0.0) << g.stdout_text;
+    EXPECT_NE(g.results.dump().find(h.reason), std::string::npos) << "no reason '" << h.reason << "' in " << g.results.dump(2);
+    // 13 tests at 3 s each on 2 workers, plus build and labs: a hang would take far longer.
+    EXPECT_LT(g.seconds, 90.0);
+    expect_nothing_left();
+    EXPECT_NE(sh("ls /tmp/kill_grader_escape* >/dev/null 2>&1"), 0) << "the submission wrote outside its sandbox";
+}
+
+INSTANTIATE_TEST_SUITE_P(Submissions, HostileTest,
+                         ::testing::Values(Hostile{"does_not_build", "did not build"},
+                                           Hostile{"infinite_loop", "did not start the agent before the time limit"},
+                                           Hostile{"output_flood", "did not start the agent before the time limit"},
+                                           Hostile{"fork_bomb", "launcher command mini_container"},
+                                           Hostile{"kill_grader", "should have a new"}),
+                         [](const auto& param_info) { return param_info.param.name; });
+
+}  // namespace

@@ -36,13 +36,7 @@ public:
                    " must share its parent's in this experiment";
         if (has(plan, core::Ns::mnt) && plan.propagation != "private")
             return "bwrap makes every mount a slave of its parent's; propagation " + plan.propagation + " cannot be asked";
-        if (has(plan, core::Ns::user)) {
-            if (plan.uid_map == "none" || plan.gid_map == "none")
-                return "bwrap always writes id maps; realm " + plan.name + " asks for none";
-            if (!own_id_mapped_to(plan.uid_map, plan.spawner_uid) || !own_id_mapped_to(plan.gid_map, plan.spawner_gid))
-                return "bwrap maps only the caller's own uid and gid (--uid/--gid); realm " + plan.name +
-                       " asks for uid_map \"" + plan.uid_map + "\"";
-        }
+        if (auto why = own_ids_only("bwrap (--uid/--gid)", plan)) return why;
         return std::nullopt;
     }
 

@@ -99,6 +99,16 @@ std::optional<unsigned> own_id_mapped_to(const std::string& map, unsigned spawne
     return line.inside;
 }
 
+std::optional<std::string> own_ids_only(const std::string& tool, const RealmPlan& plan) {
+    if (!(plan.new_mask & core::ns_bit(core::Ns::user))) return std::nullopt;
+    if (plan.uid_map == "none" || plan.gid_map == "none")
+        return tool + " always writes id maps; realm " + plan.name + " asks for none";
+    if (!own_id_mapped_to(plan.uid_map, plan.spawner_uid) || !own_id_mapped_to(plan.gid_map, plan.spawner_gid))
+        return tool + " maps only the caller's own uid and gid (one line, count 1); realm " + plan.name +
+               " asks for uid_map \"" + plan.uid_map + "\"";
+    return std::nullopt;
+}
+
 std::string kinds_text(unsigned mask) {
     std::string s;
     for (auto& k : core::namespace_kinds())

@@ -34,6 +34,9 @@ std::vector<std::string> nsenter_prefix(const RealmPlan& plan);
 // The one id a single-line map "I O 1" gives the spawner's own id O, if that is what map says
 // ("" means root); nullopt for anything a launcher mapping only its caller's id cannot write.
 std::optional<unsigned> own_id_mapped_to(const std::string& map, unsigned spawner_id);
+// Why a tool that maps only its caller's own uid and gid cannot write plan's maps (new user
+// namespace, `uid_map: none`, or anything but one line of count 1 from the spawner's id), or nullopt.
+std::optional<std::string> own_ids_only(const std::string& tool, const RealmPlan& plan);
 // "uts, ipc" for a mask.
 std::string kinds_text(unsigned mask);
 

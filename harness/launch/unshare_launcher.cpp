@@ -16,15 +16,9 @@ public:
     std::optional<std::string> cannot_start(const RealmPlan& plan) const override {
         if (!on_path("unshare")) return "unshare(1) is not installed (util-linux)";
         if (!plan.join.empty() && !on_path("nsenter")) return "joining needs nsenter(1), which is not installed";
-        if (has(plan, core::Ns::user)) {
-            // unshare(1) writes maps only for its caller's own ids (--map-user/--map-group/-r);
-            // --map-users goes through newuidmap and /etc/subuid, which a lab has not.
-            if (plan.uid_map == "none" || plan.gid_map == "none")
-                return "unshare(1) always writes id maps once it maps one; realm " + plan.name + " asks for none";
-            if (!own_id_mapped_to(plan.uid_map, plan.spawner_uid) || !own_id_mapped_to(plan.gid_map, plan.spawner_gid))
-                return "unshare(1) maps only the caller's own uid and gid (one line, count 1); realm " + plan.name +
-                       " asks for uid_map \"" + plan.uid_map + "\"";
-        }
+        // unshare(1) writes maps only for its caller's own ids (--map-user/--map-group/-r);
+        // --map-users goes through newuidmap and /etc/subuid, which a lab has not.
+        if (auto why = own_ids_only("unshare(1)", plan)) return why;
         return std::nullopt;
     }
 

@@ -1,5 +1,7 @@
 #include "agent/agent.hpp"
 
+#include <map>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -112,11 +114,19 @@ namespace {
 
 // An agent that is pid 1 of its namespace inherits orphans; reap them between requests so they do
 // not pile up as zombies (pid_namespaces(7): init must wait for orphaned children).
+std::map<pid_t, std::optional<int>>& launchers() {
+    static std::map<pid_t, std::optional<int>> watched;  // the agent is single-threaded
+    return watched;
+}
+
+// wait(2): waitpid(-1) also reaps a child cloned with no exit signal once it has exec'd, so a
+// launcher's status is kept here when this loop is the one that collects it.
 void reap_zombies() {
     int status = 0;
     for (;;) {
         auto r = sys::waitpid_any_nohang(&status);
         if (!r.ok() || *r <= 0) return;
+        if (auto it = launchers().find(*r); it != launchers().end()) it->second = status;
     }
 }
 
@@ -137,6 +147,13 @@ json handle(const json& body, std::vector<core::UniqueFd>& fds_in, std::vector<c
 }
 
 }  // namespace
+
+void watch_launcher(pid_t pid) { launchers()[pid] = std::nullopt; }
+
+std::optional<int> launcher_exit_status(pid_t pid) {
+    auto it = launchers().find(pid);
+    return it == launchers().end() ? std::nullopt : it->second;
+}
 
 int serve(int sock) {
     for (;;) {

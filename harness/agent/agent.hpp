@@ -2,6 +2,10 @@
 // probes from the registry on the runner's behalf.
 #pragma once
 
+#include <sys/types.h>
+
+#include <optional>
+
 #include <string>
 #include <string_view>
 
@@ -17,6 +21,11 @@ sys::Status send_hello(int sock, std::string_view role);
 void send_setup_error(int sock, const sys::Error& e);
 // Serves requests until the peer closes the socket; returns the process exit code.
 int serve(int sock);
+
+// Launchers this agent started (op `launch`): the agent reaps every child between requests (it may
+// be a PID 1), so it keeps the wait status of these for `launch_status` to report.
+void watch_launcher(pid_t pid);
+std::optional<int> launcher_exit_status(pid_t pid);
 
 // Lab init (pid 1 of the lab): makes the mount tree private and mounts a fresh /proc, /sys and
 // scratch tmpfs over /tmp and /dev/shm, so nothing the lab does reaches the real machine.

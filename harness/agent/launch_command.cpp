@@ -77,6 +77,7 @@ sys::Result<json> launch(OpCall& c) {
     spec.stdout_fd = spec.stderr_fd = out_w.get();
 
     NSLAB_ASSIGN_OR_RETURN(sys::Spawned s, sys::spawn_process(spec));
+    watch_launcher(s.pid);
     c.fds_out.emplace_back(s.pidfd);
     c.fds_out.push_back(std::move(runner_end));
     c.fds_out.push_back(std::move(out_r));
@@ -86,7 +87,11 @@ sys::Result<json> launch(OpCall& c) {
 // The launcher's fate, asked with its pidfd attached. Only the spawner (its parent) can reap it.
 sys::Result<json> launch_status(OpCall& c) {
     if (c.fds_in.size() != 1) return sys::Error::message("launch_status needs the launcher's pidfd");
-    NSLAB_ASSIGN_OR_RETURN(auto status, sys::try_reap_pidfd(c.fds_in[0].get()));
+    std::optional<int> status;
+    if (auto pid = arg_int_opt(c.args, "pid")) status = launcher_exit_status(static_cast<pid_t>(*pid));
+    if (!status) {
+        NSLAB_ASSIGN_OR_RETURN(status, sys::try_reap_pidfd(c.fds_in[0].get()));
+    }
     if (!status) return json{{"running", true}};
     json r{{"running", false}};
     if (WIFEXITED(*status)) r["exit"] = WEXITSTATUS(*status);

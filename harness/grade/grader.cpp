@@ -88,7 +88,8 @@ void build(const Assignment& a, const std::string& dir, Grade& g) {
         }
         if (p[1].revents || *ready == 0) break;
     }
-    auto status = lab->client.call("launch_status", agent::json::object(), Clock::now() + std::chrono::seconds(2),
+    auto status = lab->client.call("launch_status", agent::json{{"pid", started->value.value("pid", -1LL)}},
+                                   Clock::now() + std::chrono::seconds(2),
                                    std::span<const int>(&pidfd, 1));
     size_t cap = static_cast<size_t>(a.sandbox.output_bytes);
     if (output.size() > cap) output.erase(0, output.size() - cap), cut = true;

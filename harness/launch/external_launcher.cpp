@@ -151,6 +151,7 @@ sys::Result<StartedRealm> ExternalLauncher::start(agent::AgentClient& spawner, c
     if (reply.fds.size() != 3) return sys::Error::message("launch returned " + std::to_string(reply.fds.size()) + " fds, not 3");
 
     StartedRealm realm;
+    long long launcher_pid = reply.value.value("pid", -1LL);
     realm.launcher_pidfd = std::move(reply.fds[0]);
     core::UniqueFd sock = std::move(reply.fds[1]);
     realm.launcher_output = std::move(reply.fds[2]);
@@ -194,12 +195,22 @@ sys::Result<StartedRealm> ExternalLauncher::start(agent::AgentClient& spawner, c
         }
         failure = "started an agent that failed: " + hello.error().describe();
     }
-    // Say what became of the launcher: its exit status, or that it still runs.
+    // Say what became of the launcher: its exit status, or that it still runs. A launcher whose
+    // agent socket closed is usually on its way out: give it a moment (its pidfd turns readable
+    // when it has exited), reading its last words meanwhile.
     agent::Deadline grace = std::max(deadline, agent::Clock::now()) + std::chrono::seconds(1);
     int pidfd = realm.launcher_pidfd.get();
-    auto status = spawner.call("launch_status", agent::json::object(), grace, std::span<const int>(&pidfd, 1));
+    for (auto until = std::min(grace, agent::Clock::now() + std::chrono::milliseconds(500));;) {
+        struct pollfd p[2] = {{pidfd, POLLIN, 0}, {realm.launcher_output.get(), POLLIN, 0}};
+        auto ready = sys::poll_fds(p, 2, agent::remaining_ms(until));
+        output.drain();
+        if (!ready.ok() || *ready == 0 || p[0].revents) break;
+    }
+    auto status = spawner.call("launch_status", agent::json{{"pid", launcher_pid}}, grace, std::span<const int>(&pidfd, 1));
     std::string fate;
-    if (status.ok() && status->ok) {
+    if (!status.ok()) fate = "its status is unknown (" + status.error().describe() + ")";
+    else if (!status->ok) fate = "its status is unknown (" + status->error.describe() + ")";
+    else {
         auto& v = status->value;
         if (v.value("running", false)) fate = "it is still running";
         else if (v.contains("signal")) fate = "it was killed by signal " + std::to_string(v["signal"].get<int>());

@@ -36,13 +36,15 @@ protected:
     }
     void TearDown() override { fs::remove_all(dir); }
 
-    LaunchRun run(const std::string& script, double timeout = 3) {
+    LaunchRun run(const std::string& script, double timeout = 3, const std::string& extra = "",
+                  const std::string& filter = "td2_uts.hostname_isolated_between_sibling_uts_namespaces",
+                  const std::string& creates = "user,uts,ipc,pid,mnt,net,time --launcher-mounts-proc") {
         LaunchRun r;
         std::string out = dir + "/report.json";
         std::string cmd = std::string(NSLAB_BIN_DIR) + "/nslab run --launcher command --launcher-command '" + dir + "/" + script +
-                          " --hostname ${hostname} -- ${agent}' --launcher-creates user,uts,ipc,pid,mnt,net,time --launcher-mounts-proc" +
+                          " --hostname ${hostname} -- ${agent}' --launcher-creates " + creates + " " + extra +
                           " --timeout " + std::to_string(timeout) + " --check-leaks --format json -o " + out + " " + kSource +
-                          "/suites/td2_uts.yaml --filter td2_uts.hostname_isolated_between_sibling_uts_namespaces > /dev/null 2>&1";
+                          "/suites --filter " + filter + " > /dev/null 2>&1";
         auto t0 = std::chrono::steady_clock::now();
         int st = std::system(cmd.c_str());
         r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -94,6 +96,19 @@ TEST_F(LauncherFault, HangingAfterStartIsHarmless) {
     auto r = run("hangs_after_start.sh");
     EXPECT_NE(outcome(r), "BROKEN") << reason(r);
     EXPECT_LT(r.seconds, 10.0);
+}
+
+// A launcher that closes inherited fds: the agent's fd is gone (a FAIL that says the agent ended
+// before its hello); with --launcher-socket the agent connects by path and the experiment runs.
+// closes_fds.sh makes a UTS namespace only, so it runs the lab's two-sibling UTS experiment.
+TEST_F(LauncherFault, FdClosingLauncherNeedsTheSocketPath) {
+    const std::string uts = "td2_uts.hostname_isolated_between_sibling_uts_namespaces";
+    auto by_fd = run("closes_fds.sh", 3, "", uts, "uts");
+    EXPECT_EQ(outcome(by_fd), "FAIL");
+    EXPECT_NE(reason(by_fd).find("before any agent said hello"), std::string::npos) << reason(by_fd);
+    EXPECT_NE(reason(by_fd).find("is not open"), std::string::npos) << "the agent's own message: " << reason(by_fd);
+    auto by_path = run("closes_fds.sh", 3, "--launcher-socket", uts, "uts");
+    EXPECT_EQ(outcome(by_path), "PASS") << reason(by_path);
 }
 
 }  // namespace

@@ -72,7 +72,9 @@ TEST(MachineState, SnapshotNamesAnIpcObjectAndAChildLeftBehind) {
 
 // SIGINT in the middle of a run: the hanging experiment is cut short, the rest are reported as
 // not run, the JSON report is complete and valid, and no process is left.
-TEST(Interrupt, SigintMidRunKillsLabsAndWritesACompleteReport) {
+// The runner stopped by SIGINT (a terminal's ^C) or SIGTERM (a CI job cancelled) mid-run: labs
+// killed, a complete report written, exit 128+signal, no process left.
+void interrupt_mid_run(int sig, const std::string& name) {
     ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     std::string report = "/tmp/nslab-interrupt-" + std::to_string(::getpid()) + ".json";
     pid_t pid = ::fork();
@@ -85,23 +87,26 @@ TEST(Interrupt, SigintMidRunKillsLabsAndWritesACompleteReport) {
     }
     ::usleep(500 * 1000);  // the first experiment is now sleeping in its lab
     auto t0 = std::chrono::steady_clock::now();
-    ASSERT_EQ(::kill(pid, SIGINT), 0);
+    ASSERT_EQ(::kill(pid, sig), 0);
     int status = 0;
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);
     EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
     ASSERT_TRUE(WIFEXITED(status));
-    EXPECT_EQ(WEXITSTATUS(status), 128 + SIGINT);
+    EXPECT_EQ(WEXITSTATUS(status), 128 + sig);
     auto text = sys::read_file(report);
     ASSERT_TRUE(text.ok());
     ::unlink(report.c_str());
     EXPECT_NE(text->find("\"broken\": 2"), std::string::npos) << *text;
-    EXPECT_NE(text->find("interrupted by SIGINT"), std::string::npos) << *text;
-    EXPECT_NE(text->find("not run: the run was interrupted by SIGINT"), std::string::npos) << *text;
+    EXPECT_NE(text->find("interrupted by " + name), std::string::npos) << *text;
+    EXPECT_NE(text->find("not run: the run was interrupted by " + name), std::string::npos) << *text;
     while (::waitpid(-1, nullptr, WNOHANG) > 0) {
     }
     runner::MachineState now = runner::snapshot_machine();
     EXPECT_TRUE(now.processes.empty()) << joined(now.processes);
 }
+
+TEST(Interrupt, SigintMidRunKillsLabsAndWritesACompleteReport) { interrupt_mid_run(SIGINT, "SIGINT"); }
+TEST(Interrupt, SigtermMidRunKillsLabsAndWritesACompleteReport) { interrupt_mid_run(SIGTERM, "SIGTERM"); }
 
 }  // namespace
 }  // namespace nslab

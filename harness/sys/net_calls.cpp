@@ -1,5 +1,7 @@
 #include "sys/net_calls.hpp"
 
+#include <atomic>
+
 #include <arpa/inet.h>
 #include <linux/if.h>
 #include <linux/if_link.h>
@@ -178,8 +180,15 @@ Result<std::vector<LinkInfo>> rtnl_list_links() {
 Status rtnl_add_veth(const std::string& name, const std::string& peer, int netns_fd,
                      int peer_netns_fd) {
     NlRequest req(RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL);
+    // net/core/link_watch.c: a carrier change is handled at once only when a device's ifindex
+    // differs from its iflink (the peer's ifindex), else up to a second later; two ends made in two
+    // fresh namespaces would both be ifindex 2. veth_newlink() honours the peer's ifi_index only
+    // when the device's own is given too, so choose both: a pair of indexes of this process's own.
+    static std::atomic<int> next_pair{0};
+    int base = (1 << 20) + static_cast<int>(::getpid() % 8192) * 128 + (next_pair.fetch_add(1) % 64) * 2;
     struct ifinfomsg ifi {};
     ifi.ifi_family = AF_UNSPEC;
+    ifi.ifi_index = base;
     req.put_struct(ifi);
     req.put_string(IFLA_IFNAME, name);
     if (netns_fd >= 0) req.put_u32(IFLA_NET_NS_FD, static_cast<uint32_t>(netns_fd));
@@ -188,7 +197,9 @@ Status rtnl_add_veth(const std::string& name, const std::string& peer, int netns
     size_t data = req.begin_nest(IFLA_INFO_DATA);
     // VETH_INFO_PEER carries a struct ifinfomsg followed by the peer's own attributes.
     size_t peer_at = req.begin_nest(VETH_INFO_PEER);
-    req.put_struct(ifi);
+    struct ifinfomsg peer_ifi = ifi;
+    peer_ifi.ifi_index = base + 1;
+    req.put_struct(peer_ifi);
     req.put_string(IFLA_IFNAME, peer);
     if (peer_netns_fd >= 0) req.put_u32(IFLA_NET_NS_FD, static_cast<uint32_t>(peer_netns_fd));
     req.end_nest(peer_at);

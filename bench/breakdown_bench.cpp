@@ -294,30 +294,7 @@ void agent_exec_with(benchmark::State& state, const std::string& agent_name) {
         state.SkipWithError((agent + " was not built").c_str());
         return;
     }
-    std::vector<std::string> argv{agent, "--fd", "1000"};
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    ChildCpu cpu;
-    Samples samples(state);
-    for (auto _ : state) {
-        double t0 = now_ns();
-        pid_t pid;
-        int e = posix_spawn(&pid, agent.c_str(), &fa, nullptr, cargv.data(), environ);
-        if (e != 0) {
-            state.SkipWithError(("posix_spawn " + agent + ": " + errno_text(e)).c_str());
-            break;
-        }
-        wait_child(pid);
-        samples.add(now_ns() - t0);
-    }
-    posix_spawn_file_actions_destroy(&fa);
-    samples.finish();
-    add_rate(state);
-    cpu.finish(state);
+    agent_exec_of(state, agent);
 }
 
 // ---- the realm's own work, in a fresh process ----------------------------------------------------

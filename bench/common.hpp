@@ -133,6 +133,10 @@ private:
     unsigned char old_[128] = {};  // a cpu_set_t
 };
 
+// exec of an agent binary that exits at once (its --fd is not open): exec, loading and static
+// initialisers, timed per sample (nslab_bench.cpp).
+void agent_exec_of(benchmark::State& state, const std::string& agent);
+
 // ---- registration ---------------------------------------------------------------------------
 void register_kernel_benchmarks();
 void register_nslab_benchmarks();

@@ -98,8 +98,9 @@ void lab_start(benchmark::State& state) {
     }
 }
 
-void agent_exec(benchmark::State& state) {
-    std::string agent = launch::find_agent_binary();
+}  // namespace
+
+void agent_exec_of(benchmark::State& state, const std::string& agent) {
     // fd 1000 is not open: the agent checks it and exits with status 2, so this is exec + dynamic
     // loading + static initialisers (the op registry) of the agent binary, and nothing else.
     std::vector<std::string> argv{agent, "--fd", "1000"};
@@ -127,6 +128,10 @@ void agent_exec(benchmark::State& state) {
     add_rate(state);
     cpu.finish(state);
 }
+
+namespace {
+
+void agent_exec(benchmark::State& state) { agent_exec_of(state, launch::find_agent_binary()); }
 
 void probe(benchmark::State& state, bool in_realm) {
     auto lab = launch::start_lab(lab_options(), soon());

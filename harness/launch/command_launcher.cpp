@@ -11,8 +11,6 @@
 namespace nslab::launch {
 namespace {
 
-bool has(const RealmPlan& p, core::Ns ns) { return p.new_mask & core::ns_bit(ns); }
-
 // Expands ${name} in one word; an unknown name is an error naming it.
 sys::Result<std::string> expand(const std::string& word, const std::map<std::string, std::string>& vars) {
     std::string out;

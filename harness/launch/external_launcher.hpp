@@ -28,6 +28,8 @@ protected:
 };
 
 // Helpers for the launchers' cannot_start and command_for.
+// Whether plan asks for a new namespace of this kind.
+inline bool has(const RealmPlan& plan, core::Ns ns) { return plan.new_mask & core::ns_bit(ns); }
 bool on_path(const std::string& tool);
 // "nsenter --preserve-credentials --uts=/proc/self/fd/4 … --" for plan.join (fds from 4 on), or {}.
 std::vector<std::string> nsenter_prefix(const RealmPlan& plan);

@@ -5,8 +5,6 @@
 namespace nslab::launch {
 namespace {
 
-bool has(const RealmPlan& p, core::Ns ns) { return p.new_mask & core::ns_bit(ns); }
-
 class UnshareLauncher final : public ExternalLauncher {
 public:
     using ExternalLauncher::ExternalLauncher;

@@ -74,16 +74,6 @@ std::string describe_status(int status) {
     return "status " + std::to_string(status);
 }
 
-// Waits up to timeout_ms for a child, through a pidfd; nullopt if it is still running.
-sys::Result<std::optional<int>> wait_child(pid_t pid, int timeout_ms) {
-    NSLAB_ASSIGN_OR_RETURN(int fd, sys::pidfd_open(pid));
-    core::UniqueFd pidfd(fd);
-    NSLAB_ASSIGN_OR_RETURN(bool ready, sys::poll_readable(pidfd.get(), timeout_ms));
-    if (!ready) return std::optional<int>();
-    NSLAB_ASSIGN_OR_RETURN(int status, sys::waitpid(pid));
-    return std::optional<int>(status);
-}
-
 sys::Result<std::string> read_to_eof(int fd) {
     std::string out;
     char buf[4096];
@@ -316,6 +306,29 @@ sys::Result<json> pid_ns_init_signal_op(OpCall& c) {
     return json(answer);
 }
 
+// Waits, without a fixed delay, until the child behind `first_pidfd` has finished exiting, reaping
+// our other child `member` if it ends meanwhile; returns the member's status if it ended by then.
+// kernel/pid_namespace.c (zap_pid_ns_processes): a namespace's init finishes exiting, and its pidfd
+// turns readable, only once every other process of the namespace is killed and reaped.
+sys::Result<std::optional<int>> member_status_once_exited(int first_pidfd, pid_t member) {
+    NSLAB_ASSIGN_OR_RETURN(int fd, sys::pidfd_open(member));
+    core::UniqueFd member_fd(fd);
+    std::optional<int> status;
+    for (;;) {
+        struct pollfd fds[2] = {{first_pidfd, POLLIN, 0}, {member_fd.get(), POLLIN, 0}};
+        size_t n = status ? 1 : 2;
+        NSLAB_ASSIGN_OR_RETURN(int ready, sys::poll_fds(fds, n, kScenarioTimeoutMs));
+        if (ready == 0)
+            return sys::Error::message("the first child had not exited after " +
+                                       std::to_string(kScenarioTimeoutMs / 1000) + " s");
+        if (n == 2 && (fds[1].revents & POLLIN)) {
+            NSLAB_ASSIGN_OR_RETURN(int st, sys::waitpid(member));
+            status = st;
+        }
+        if (fds[0].revents & POLLIN) return status;
+    }
+}
+
 // pid_namespaces(7): when the init of a namespace ends, the kernel SIGKILLs every other process
 // in it, and a later fork(2) into it fails with ENOMEM.
 sys::Result<std::string> after_init_exit_scenario(bool new_ns) {
@@ -340,9 +353,9 @@ sys::Result<std::string> after_init_exit_scenario(bool new_ns) {
         idle_forever();
     }
     quit_w.reset();  // init reads EOF and exits
-    NSLAB_ASSIGN_OR_RETURN(auto member_status, wait_child(member, 500));
-    std::string member_fate =
-        member_status ? describe_status(*member_status) : "still running after 0.5 s";
+    NSLAB_ASSIGN_OR_RETURN(auto member_status, member_status_once_exited(pidfd.get(), member));
+    std::string member_fate = member_status ? describe_status(*member_status)
+                                            : "still running after the first child's exit";
     if (!member_status) {
         (void)sys::kill(member, SIGKILL);
         (void)sys::waitpid(member);

@@ -37,6 +37,16 @@ struct StepRecord {
     double ms = 0;
 };
 
+// Where an experiment's time went, in ms; a phase that did not run stays 0.
+struct PhaseTimes {
+    double cgroup = 0;    // making the lab's cgroup
+    double lab = 0;       // starting the lab (its namespaces, mounts, init and agent)
+    double realms = 0;    // starting the realms and checking what they are
+    double steps = 0;     // baselines and steps
+    double expect = 0;    // probing the expectations from every vantage
+    double teardown = 0;  // ending every process of the lab and removing its cgroup
+};
+
 struct ExperimentResult {
     std::string suite, name, file, summary;
     int line = 0;
@@ -44,6 +54,7 @@ struct ExperimentResult {
     Outcome outcome = Outcome::broken;
     std::string reason;  // for FAIL/SKIP/BROKEN: one line that says why
     double duration_ms = 0;
+    PhaseTimes phases;
     std::vector<StepRecord> steps;
     std::vector<Row> rows;
 

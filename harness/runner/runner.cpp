@@ -125,20 +125,33 @@ private:
 };
 
 void Session::run(const RunOptions& options) {
+    auto t = Clock::now();
+    // Adds the time since the last lap to `phase`.
+    auto lap = [&t](double& phase) {
+        phase += ms_since(t);
+        t = Clock::now();
+    };
+    PhaseTimes& ph = r_.phases;
     launch::LabOptions lab_options{.user_namespace = options.lab_in_user_namespace};
     auto cgroup = LabCgroup::create(options.limits, options.lab_in_user_namespace, lab_options);
+    lap(ph.cgroup);
     if (!cgroup.ok()) return finish(Outcome::broken, "making the lab's cgroup: " + cgroup.error().describe());
     cgroup_ = std::move(cgroup).value();
     auto lab = launch::start_lab(lab_options, deadline_);
+    lap(ph.lab);
     if (!lab.ok()) return finish(Outcome::broken, lab.error().describe() + hint_for(lab.error(), launch::lab_namespaces(lab_options)));
     lab_ = std::move(lab).value();
     live_.emplace(lab_.init.pidfd());
-    if (!start_realms()) return;
+    bool realms_ok = start_realms();
+    lap(ph.realms);
+    if (!realms_ok) return;
     std::map<std::pair<size_t, std::string>, json> baselines;
-    if (!record_baselines(baselines)) return;
-    if (!run_steps()) return;
+    bool steps_ok = record_baselines(baselines) && run_steps();
+    lap(ph.steps);
+    if (!steps_ok) return;
     check_expectations(baselines);
     launchers_started_one_agent_each();
+    lap(ph.expect);
 }
 
 sys::Result<launch::Launcher*> Session::launcher_for(const experiment::RealmSpec& spec) {
@@ -388,15 +401,19 @@ ExperimentResult run_experiment(const Experiment& e, const RunOptions& options) 
         r.reason = std::string("not run: the run was interrupted by SIG") + (sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
         return r;
     }
+    Clock::time_point teardown_start;
     try {
         Session session(e, r, deadline, limit, options.launcher);
         session.run(options);
+        teardown_start = Clock::now();
     } catch (const std::exception& ex) {
+        teardown_start = Clock::now();
         r.outcome = Outcome::broken;
         r.reason = std::string("harness error: ") + ex.what();
     }
     // The lab is gone; a cgroup it made is not (cgroups belong to no namespace).
     remove_dead_lab_cgroups(lab_cgroup_parents(options.limits));
+    r.phases.teardown = ms_since(teardown_start);
     if (int sig = stop_signal(); sig && r.outcome != Outcome::pass && r.outcome != Outcome::skip) {
         // The lab was killed under it: say why rather than "the agent exited".
         r.outcome = Outcome::broken;

@@ -157,7 +157,8 @@ std::optional<int> launcher_exit_status(pid_t pid) {
 
 int serve(int sock) {
     for (;;) {
-        auto m = receive(sock, -1);
+        // The runner usually sends its next request right after our answer: poll briefly first.
+        auto m = receive(sock, -1, kSpinBeforeSleep);
         if (!m.ok()) {
             if (m.error().err() == 0) {  // undecodable request: answer, keep serving
                 (void)send(sock, error_reply(m.error()));

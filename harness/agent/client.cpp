@@ -14,8 +14,9 @@ int remaining_ms(Deadline deadline) {
 
 namespace {
 
-sys::Result<Message> receive_before(int sock, Deadline deadline, const std::string& label) {
-    auto m = receive(sock, remaining_ms(deadline));
+sys::Result<Message> receive_before(int sock, Deadline deadline, const std::string& label,
+                                    std::chrono::microseconds spin = {}) {
+    auto m = receive(sock, remaining_ms(deadline), spin);
     if (!m.ok()) {
         if (m.error().err() == ETIMEDOUT)
             return sys::Error(ETIMEDOUT, "no answer from the agent of " + label + " before the time limit");
@@ -71,7 +72,8 @@ sys::Result<Reply> AgentClient::call(const std::string& op, const json& args, De
     }
     Message m;
     for (;;) {
-        NSLAB_ASSIGN_OR_RETURN(m, receive_before(sock_.get(), deadline, label_));
+        // Most ops answer within tens of microseconds: poll for the answer before sleeping.
+        NSLAB_ASSIGN_OR_RETURN(m, receive_before(sock_.get(), deadline, label_, kSpinBeforeSleep));
         if (!m.body.contains("hello") && !m.body.contains("hello_error")) break;
         ++extra_hellos_;
     }

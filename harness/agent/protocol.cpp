@@ -1,5 +1,7 @@
 #include "agent/protocol.hpp"
 
+#include <sys/socket.h>
+
 #include <cerrno>
 
 #include "sys/syscalls.hpp"
@@ -20,12 +22,9 @@ sys::Result<json> decode(std::string_view bytes) {
     return body;
 }
 
-sys::Result<Message> receive(int sock, int timeout_ms) {
-    if (timeout_ms >= 0) {  // with no time limit, recvmsg itself blocks: one system call less
-        NSLAB_ASSIGN_OR_RETURN(bool ready, sys::poll_readable(sock, timeout_ms));
-        if (!ready) return sys::Error(ETIMEDOUT, "waiting for the agent's answer");
-    }
-    NSLAB_ASSIGN_OR_RETURN(sys::Received r, sys::recv_message(sock, kMaxMessage));
+namespace {
+
+sys::Result<Message> message_of(sys::Received r) {
     Message m;
     for (int fd : r.fds) m.fds.emplace_back(fd);
     if (r.eof) {
@@ -34,6 +33,26 @@ sys::Result<Message> receive(int sock, int timeout_ms) {
     }
     NSLAB_ASSIGN_OR_RETURN(m.body, decode(r.bytes));
     return m;
+}
+
+}  // namespace
+
+sys::Result<Message> receive(int sock, int timeout_ms, std::chrono::microseconds spin) {
+    if (spin.count() > 0) {
+        auto until = std::chrono::steady_clock::now() + spin;
+        do {
+            auto r = sys::recv_message(sock, kMaxMessage, MSG_DONTWAIT);
+            if (r.ok()) return message_of(std::move(r).value());
+            if (r.error().err() != EAGAIN) return std::move(r).error();
+            sys::yield_cpu();
+        } while (std::chrono::steady_clock::now() < until);
+    }
+    if (timeout_ms >= 0) {  // with no time limit, recvmsg itself blocks: one system call less
+        NSLAB_ASSIGN_OR_RETURN(bool ready, sys::poll_readable(sock, timeout_ms));
+        if (!ready) return sys::Error(ETIMEDOUT, "waiting for the agent's answer");
+    }
+    NSLAB_ASSIGN_OR_RETURN(sys::Received r, sys::recv_message(sock, kMaxMessage));
+    return message_of(std::move(r));
 }
 
 sys::Result<Request> parse_request(const json& body) {

@@ -586,7 +586,9 @@ Status send_message(int sock, std::string_view bytes, std::span<const int> fds) 
     return {};
 }
 
-Result<Received> recv_message(int sock, size_t max_bytes) {
+void yield_cpu() { (void)::sched_yield(); }
+
+Result<Received> recv_message(int sock, size_t max_bytes, int flags) {
     Received out;
     // One receive buffer per thread, reused: a fresh zero-filled 1 MiB per message cost ~100 us of
     // page faults and memset on every request and every reply. Mapped, never cleared: only the
@@ -604,7 +606,7 @@ Result<Received> recv_message(int sock, size_t max_bytes) {
     msg.msg_iovlen = 1;
     msg.msg_control = control;
     msg.msg_controllen = sizeof control;
-    ssize_t n = retry_eintr([&] { return ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); });
+    ssize_t n = retry_eintr([&] { return ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags); });
     if (n < 0) return last_error("recvmsg(fd=" + std::to_string(sock) + ")");
     for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {

@@ -111,7 +111,10 @@ struct Received {
     std::vector<int> fds;  // owned by the caller
     bool eof = false;      // the peer closed the socket
 };
-Result<Received> recv_message(int sock, size_t max_bytes);
+// flags: MSG_DONTWAIT turns "nothing queued" into an error with errno EAGAIN.
+Result<Received> recv_message(int sock, size_t max_bytes, int flags = 0);
+// sched_yield(2): lets another runnable task of this CPU run; never fails on Linux.
+void yield_cpu();
 // poll(2) for readability; returns false on timeout. timeout_ms < 0 waits forever.
 Result<bool> poll_readable(int fd, int timeout_ms);
 // poll(2) over n fds (EINTR retried); the number of fds with events.

@@ -23,12 +23,14 @@ namespace nslab::launch {
 namespace {
 
 // Exit codes of the lab's child before execve (it can only make system calls there).
-constexpr int kExitCgroupUnshare = 123, kExitRlimit = 124, kExitNoGo = 126, kExitNoExec = 127;
+constexpr int kExitCgroupUnshare = 123, kExitRlimit = 124, kExitCgroupMove = 125, kExitNoGo = 126,
+              kExitNoExec = 127;
 
 std::string describe_early_exit(int status) {
     if (WIFEXITED(status)) switch (WEXITSTATUS(status)) {
             case kExitCgroupUnshare: return "could not unshare(CLONE_NEWCGROUP) in its cgroup";
             case kExitRlimit: return "could not set RLIMIT_NPROC";
+            case kExitCgroupMove: return "could not place itself in its cgroup (writing cgroup.procs)";
             case kExitNoGo: return "was not released by the runner";
             case kExitNoExec: return "could not execve the agent";
         }
@@ -57,7 +59,7 @@ unsigned lab_namespaces(const LabOptions& options) {
     return mask;
 }
 
-sys::Result<Lab> start_lab(const LabOptions& options, agent::Deadline deadline) {
+sys::Result<Lab> begin_lab(const LabOptions& options) {
     std::string agent_path = options.agent_path.empty() ? find_agent_binary() : options.agent_path;
     if (agent_path.empty() || ::access(agent_path.c_str(), X_OK) != 0)
         return sys::Error(ENOENT, "finding nslab-agent (set NSLAB_AGENT to its path)");
@@ -84,7 +86,9 @@ sys::Result<Lab> start_lab(const LabOptions& options, agent::Deadline deadline) 
     // itself, once there: its root is then the lab's cgroup, as it would be without one.
     const bool unshare_cgroup_later = core::kernel_has(core::Ns::cgroup) && options.cgroup_fd >= 0;
     if (core::kernel_has(core::Ns::cgroup) && !unshare_cgroup_later) mask |= core::ns_bit(core::Ns::cgroup);
-    const bool wait_for_go = options.user_namespace || !options.procs_files.empty();
+    const bool wait_for_go = options.user_namespace;
+    std::vector<const char*> procs_files;
+    for (auto& f : options.procs_files) procs_files.push_back(f.c_str());
     const unsigned long long nproc = options.nproc_limit;
     NSLAB_ASSIGN_OR_RETURN(sys::CloneResult cr, sys::clone3(static_cast<uint64_t>(core::clone_flags_of(mask)) | CLONE_PIDFD,
                                                             options.cgroup_fd));
@@ -101,10 +105,18 @@ sys::Result<Lab> start_lab(const LabOptions& options, agent::Deadline deadline) 
         if (unshare_cgroup_later && ::unshare(CLONE_NEWCGROUP) != 0) ::_exit(kExitCgroupUnshare);
         if (wait_for_go) {
             char go;
-            // The runner maps our ids and writes our pid to cgroup v1 files before we go on.
+            // The runner maps our ids before we go on.
             if (::read(4, &go, 1) != 1) ::_exit(kExitNoGo);
         }
         ::close(4);
+        for (const char* procs : procs_files) {
+            // cgroups(7), v1: writing 0 to cgroup.procs moves the writer; its children inherit.
+            // Done here rather than by the runner: a v1 move waits for an RCU grace period
+            // (cgroup_threadgroup_rwsem), and only this child need wait for it.
+            int fd = ::open(procs, O_WRONLY | O_CLOEXEC);
+            if (fd < 0 || ::write(fd, "0", 1) != 1) ::_exit(kExitCgroupMove);
+            ::close(fd);
+        }
         if (nproc) {
             // setrlimit(2), RLIMIT_NPROC: counted per real uid in each user namespace (ucounts, 5.14+),
             // and not enforced for root of the initial namespace (CAP_SYS_ADMIN/CAP_SYS_RESOURCE).
@@ -123,11 +135,6 @@ sys::Result<Lab> start_lab(const LabOptions& options, agent::Deadline deadline) 
     lab.init = core::Child(cr.pid, core::UniqueFd(cr.pidfd));
     theirs.reset();
     sync_r.reset();
-    for (auto& procs : options.procs_files) {
-        // cgroups(7), v1: writing a pid to cgroup.procs moves that process; its children inherit.
-        auto moved = sys::write_file(procs, std::to_string(cr.pid));
-        if (!moved.ok()) return std::move(moved).error().context("placing the lab in its cgroup");
-    }
     if (options.user_namespace) {
         // user_namespaces(7): the runner, outside, maps root of the lab to itself; without
         // CAP_SETGID outside it must deny setgroups before gid_map.
@@ -141,6 +148,10 @@ sys::Result<Lab> start_lab(const LabOptions& options, agent::Deadline deadline) 
         NSLAB_TRY(sys::write(sync_w.get(), &go, 1));
     }
     lab.client = agent::AgentClient(std::move(ours), "the lab");
+    return lab;
+}
+
+sys::Status finish_lab(Lab& lab, agent::Deadline deadline) {
     auto hello = lab.client.read_hello(deadline);
     if (!hello.ok()) {
         auto st = lab.init.wait_for(std::chrono::milliseconds(0));
@@ -148,6 +159,12 @@ sys::Result<Lab> start_lab(const LabOptions& options, agent::Deadline deadline) 
         return std::move(hello).error().context("starting the lab" + how);
     }
     lab.hello = std::move(hello).value();
+    return {};
+}
+
+sys::Result<Lab> start_lab(const LabOptions& options, agent::Deadline deadline) {
+    NSLAB_ASSIGN_OR_RETURN(Lab lab, begin_lab(options));
+    NSLAB_TRY(finish_lab(lab, deadline));
     return lab;
 }
 

@@ -15,7 +15,7 @@ struct LabOptions {
     bool user_namespace = false;
     std::string agent_path;  // empty: find_agent_binary()
     // How the lab's tasks are bounded (runner/lab_cgroup.hpp decides): a cgroup v2 directory the
-    // lab starts in, cgroup v1 `cgroup.procs` files its pid is written to before it runs anything,
+    // lab starts in, cgroup v1 `cgroup.procs` files it moves itself to before it runs anything,
     // and an RLIMIT_NPROC for when no cgroup can be used (0: none).
     int cgroup_fd = -1;
     std::vector<std::string> procs_files;
@@ -34,6 +34,12 @@ std::string find_agent_binary();
 // The namespaces a lab with these options is made with (core::ns_bit mask).
 unsigned lab_namespaces(const LabOptions& options);
 
+// Starts a lab and waits for its agent's hello: begin_lab, then finish_lab.
 sys::Result<Lab> start_lab(const LabOptions& options, agent::Deadline deadline);
+// The same in two halves, so that a runner can start the next lab while it uses this one.
+// begin_lab clones the lab's init and sets it going without waiting for it (lab.hello is empty);
+// finish_lab waits for the agent's hello.
+sys::Result<Lab> begin_lab(const LabOptions& options);
+sys::Status finish_lab(Lab& lab, agent::Deadline deadline);
 
 }  // namespace nslab::launch

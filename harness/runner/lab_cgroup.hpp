@@ -3,7 +3,7 @@
 //  - cgroup v2: a child "nslab-lab-PID-N" of a parent whose cgroup.subtree_control enables the
 //    controller; the lab starts in it with clone3(CLONE_INTO_CGROUP) (kernel 5.7+).
 //  - cgroup v1: the same child in the pids (memory) hierarchy below our own cgroup there; the
-//    runner writes the lab's pid to its cgroup.procs before the lab runs anything.
+//    lab's init moves itself there (cgroup.procs) before it runs anything.
 //  - neither: RLIMIT_NPROC in the lab, counted per (user namespace, uid) since ucounts (5.14), so
 //    it bounds a lab owned by a user namespace when we are not root (root is exempt).
 // The cgroup is removed when this object dies, after the lab (rmdir is EBUSY while populated).

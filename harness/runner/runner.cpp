@@ -7,12 +7,15 @@
 #include <atomic>
 #include <cstdio>
 #include <condition_variable>
+#include <deque>
+#include <memory>
 #include <map>
 #include <mutex>
 #include <thread>
 
 #include "agent/registry.hpp"
 #include "core/namespace_limits.hpp"
+#include "core/scope_guard.hpp"
 #include "launch/lab.hpp"
 #include "launch/launcher.hpp"
 #include "runner/cgroup_cleanup.hpp"
@@ -47,6 +50,95 @@ std::string hint_for(const sys::Error& e, unsigned kinds = 0) {
     }
 }
 
+// A lab on its way: its cgroup made and its init cloned, the agent's hello not read yet; or what
+// went wrong making them (reported by the experiment that takes it).
+struct PendingLab {
+    LabCgroup cgroup;
+    std::optional<launch::Lab> lab;
+    std::string error;  // "" when lab is set
+    unsigned kinds = 0;  // the namespaces the lab is made with, for hints
+    double cgroup_ms = 0, begin_ms = 0;
+};
+
+PendingLab begin_pending_lab(const RunOptions& options) {
+    PendingLab p;
+    auto t = Clock::now();
+    launch::LabOptions lab_options{.user_namespace = options.lab_in_user_namespace};
+    p.kinds = launch::lab_namespaces(lab_options);
+    auto cgroup = LabCgroup::create(options.limits, options.lab_in_user_namespace, lab_options);
+    p.cgroup_ms = ms_since(t);
+    if (!cgroup.ok()) {
+        p.error = "making the lab's cgroup: " + cgroup.error().describe();
+        return p;
+    }
+    p.cgroup = std::move(cgroup).value();
+    t = Clock::now();
+    auto lab = launch::begin_lab(lab_options);
+    p.begin_ms = ms_since(t);
+    if (!lab.ok()) p.error = lab.error().describe() + hint_for(lab.error(), p.kinds);
+    else p.lab.emplace(std::move(lab).value());
+    return p;
+}
+
+// Starts labs ahead of the experiments that will use them, on a thread of its own, keeping
+// `stock` of them ready: the kernel's work of making a lab (namespaces, the agent's exec, its
+// mounts, a cgroup v1 move's RCU grace period) then overlaps experiments instead of preceding
+// each. Every lab still serves exactly one experiment. The labs' PR_SET_PDEATHSIG follows this
+// thread, which lives until the factory is destroyed; destruction kills the labs nobody took.
+class LabFactory {
+public:
+    LabFactory(const RunOptions& options, size_t stock, size_t most)
+        : options_(options), stock_(stock), most_(most), thread_([this] { loop(); }) {}
+    ~LabFactory() {
+        {
+            std::lock_guard lock(mu_);
+            done_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+    PendingLab take() {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return !ready_.empty() || made_ >= most_ || stopped_; });
+        if (ready_.empty()) {  // more takers than announced, or the run is being stopped
+            lock.unlock();
+            return begin_pending_lab(options_);
+        }
+        PendingLab p = std::move(ready_.front());
+        ready_.pop_front();
+        lock.unlock();
+        cv_.notify_all();
+        return p;
+    }
+
+private:
+    void loop() {
+        std::unique_lock lock(mu_);
+        for (;;) {
+            cv_.wait(lock, [this] { return done_ || (ready_.size() < stock_ && made_ < most_); });
+            if (done_ || stop_signal()) {
+                stopped_ = true;
+                cv_.notify_all();
+                return;
+            }
+            ++made_;
+            lock.unlock();
+            PendingLab p = begin_pending_lab(options_);
+            lock.lock();
+            ready_.push_back(std::move(p));
+            cv_.notify_all();
+        }
+    }
+    const RunOptions& options_;
+    const size_t stock_, most_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<PendingLab> ready_;
+    size_t made_ = 0;
+    bool done_ = false, stopped_ = false;
+    std::thread thread_;  // last: starts once the rest is built
+};
+
 // One experiment's live state. Destruction tears everything down: agents' sockets close, the lab's
 // init is SIGKILLed through its pidfd (pid_namespaces(7): that kills every process in the lab), and
 // mounts, IPC objects and links go with the lab's namespaces once the last fd to them closes.
@@ -56,7 +148,8 @@ public:
             const std::optional<launch::LauncherConfig>& launcher)
         : e_(e), r_(r), deadline_(deadline), limit_s_(limit_s), launcher_config_(launcher) {}
 
-    void run(const RunOptions& options);
+    // labs: where to take a lab started in advance (null: start one now).
+    void run(const RunOptions& options, LabFactory* labs);
 
 private:
     struct Realm {
@@ -124,7 +217,7 @@ private:
     bool record_baselines(std::map<std::pair<size_t, std::string>, json>& baselines);
 };
 
-void Session::run(const RunOptions& options) {
+void Session::run(const RunOptions& options, LabFactory* labs) {
     auto t = Clock::now();
     // Adds the time since the last lap to `phase`.
     auto lap = [&t](double& phase) {
@@ -132,15 +225,15 @@ void Session::run(const RunOptions& options) {
         t = Clock::now();
     };
     PhaseTimes& ph = r_.phases;
-    launch::LabOptions lab_options{.user_namespace = options.lab_in_user_namespace};
-    auto cgroup = LabCgroup::create(options.limits, options.lab_in_user_namespace, lab_options);
-    lap(ph.cgroup);
-    if (!cgroup.ok()) return finish(Outcome::broken, "making the lab's cgroup: " + cgroup.error().describe());
-    cgroup_ = std::move(cgroup).value();
-    auto lab = launch::start_lab(lab_options, deadline_);
+    PendingLab pending = labs ? labs->take() : begin_pending_lab(options);
+    ph.cgroup = labs ? 0 : pending.cgroup_ms;  // a factory's lab comes with its cgroup made
+    cgroup_ = std::move(pending.cgroup);
+    auto hello = pending.lab ? launch::finish_lab(*pending.lab, deadline_) : sys::Status{};
     lap(ph.lab);
-    if (!lab.ok()) return finish(Outcome::broken, lab.error().describe() + hint_for(lab.error(), launch::lab_namespaces(lab_options)));
-    lab_ = std::move(lab).value();
+    ph.lab -= ph.cgroup;
+    if (!pending.lab) return finish(Outcome::broken, pending.error);
+    lab_ = std::move(*pending.lab);
+    if (!hello.ok()) return finish(Outcome::broken, hello.error().describe() + hint_for(hello.error(), pending.kinds));
     live_.emplace(lab_.init.pidfd());
     bool realms_ok = start_realms();
     lap(ph.realms);
@@ -369,15 +462,51 @@ void Session::check_expectations(const std::map<std::pair<size_t, std::string>, 
     else finish(Outcome::fail, first_failure);
 }
 
-}  // namespace
+// Ends finished experiments' labs on a thread of its own, so that a worker goes on to its next
+// experiment while the kernel kills the last one's processes and frees its namespaces. The
+// destructor waits for every lab handed over: nothing outlives the run.
+class Reaper {
+public:
+    Reaper() : thread_([this] { loop(); }) {}
+    ~Reaper() {
+        {
+            std::lock_guard lock(mu_);
+            done_ = true;
+        }
+        cv_.notify_one();
+        thread_.join();
+    }
+    void take(std::unique_ptr<Session> s) {
+        {
+            std::lock_guard lock(mu_);
+            queue_.push_back(std::move(s));
+        }
+        cv_.notify_one();
+    }
 
-RunOptions default_options() {
-    RunOptions o;
-    o.lab_in_user_namespace = ::geteuid() != 0;
-    return o;
-}
+private:
+    void loop() {
+        std::unique_lock lock(mu_);
+        for (;;) {
+            cv_.wait(lock, [this] { return done_ || !queue_.empty(); });
+            if (queue_.empty()) return;  // done_, and nothing left
+            std::unique_ptr<Session> s = std::move(queue_.front());
+            queue_.pop_front();
+            lock.unlock();
+            s.reset();  // ~Session: SIGKILL the lab's init, reap it, remove its cgroup
+            lock.lock();
+        }
+    }
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<std::unique_ptr<Session>> queue_;
+    bool done_ = false;
+    std::thread thread_;  // last: starts once the rest is built
+};
 
-ExperimentResult run_experiment(const Experiment& e, const RunOptions& options) {
+// One experiment. With a factory, its lab was started in advance; with a reaper, its lab is torn
+// down there rather than before this returns.
+ExperimentResult run_one(const Experiment& e, const RunOptions& options, LabFactory* labs, Reaper* reaper) {
     ExperimentResult r;
     r.suite = e.suite;
     r.name = e.name;
@@ -403,16 +532,18 @@ ExperimentResult run_experiment(const Experiment& e, const RunOptions& options) 
     }
     Clock::time_point teardown_start;
     try {
-        Session session(e, r, deadline, limit, options.launcher);
-        session.run(options);
+        auto session = std::make_unique<Session>(e, r, deadline, limit, options.launcher);
+        session->run(options, labs);
         teardown_start = Clock::now();
+        if (reaper) reaper->take(std::move(session));
     } catch (const std::exception& ex) {
         teardown_start = Clock::now();
         r.outcome = Outcome::broken;
         r.reason = std::string("harness error: ") + ex.what();
     }
-    // The lab is gone; a cgroup it made is not (cgroups belong to no namespace).
-    remove_dead_lab_cgroups(lab_cgroup_parents(options.limits));
+    // A lab whose runner died is gone; a cgroup it made is not (cgroups belong to no namespace).
+    // run_all sweeps once before and once after its experiments instead.
+    if (!reaper) remove_dead_lab_cgroups(lab_cgroup_parents(options.limits));
     r.phases.teardown = ms_since(teardown_start);
     if (int sig = stop_signal(); sig && r.outcome != Outcome::pass && r.outcome != Outcome::skip) {
         // The lab was killed under it: say why rather than "the agent exited".
@@ -423,6 +554,18 @@ ExperimentResult run_experiment(const Experiment& e, const RunOptions& options) 
     return r;
 }
 
+}  // namespace
+
+RunOptions default_options() {
+    RunOptions o;
+    o.lab_in_user_namespace = ::geteuid() != 0;
+    return o;
+}
+
+ExperimentResult run_experiment(const Experiment& e, const RunOptions& options) {
+    return run_one(e, options, nullptr, nullptr);
+}
+
 std::vector<ExperimentResult> run_all(const std::vector<const Experiment*>& experiments, const RunOptions& options,
                                       const std::function<void(const ExperimentResult&)>& on_result) {
     std::vector<ExperimentResult> results(experiments.size());
@@ -431,11 +574,19 @@ std::vector<ExperimentResult> run_all(const std::vector<const Experiment*>& expe
     std::condition_variable cv;
     std::atomic<size_t> next{0};
     size_t reported = 0;
+    std::vector<std::string> cgroup_parents = lab_cgroup_parents(options.limits);
+    remove_dead_lab_cgroups(cgroup_parents);
+    // Swept after the reaper is done: declared before it, destroyed after it.
+    core::ScopeGuard sweep([&] { remove_dead_lab_cgroups(cgroup_parents); });
+    int jobs = std::max(1, std::min<int>(options.jobs, static_cast<int>(experiments.size())));
+    // Destroyed in reverse: the reaper (every used lab ended), then the factory (labs nobody took).
+    LabFactory labs(options, static_cast<size_t>(jobs), experiments.size());
+    Reaper reaper;
     auto worker = [&] {
         for (;;) {
             size_t i = next.fetch_add(1);
             if (i >= experiments.size()) return;
-            ExperimentResult r = run_experiment(*experiments[i], options);
+            ExperimentResult r = run_one(*experiments[i], options, &labs, &reaper);
             std::lock_guard lock(mu);
             results[i] = std::move(r);
             done[i] = true;
@@ -447,7 +598,6 @@ std::vector<ExperimentResult> run_all(const std::vector<const Experiment*>& expe
             cv.notify_all();
         }
     };
-    int jobs = std::max(1, std::min<int>(options.jobs, static_cast<int>(experiments.size())));
     std::vector<std::thread> threads;
     for (int j = 1; j < jobs; ++j) threads.emplace_back(worker);
     worker();

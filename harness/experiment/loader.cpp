@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "agent/registry.hpp"
 #include "core/id_map.hpp"
@@ -1145,21 +1147,50 @@ std::vector<std::string> expand_paths(const std::vector<std::string>& paths, std
     return files;
 }
 
+namespace {
+
+// A file's text, read up to one byte past the limit: a huge file (or /dev/zero) costs bounded
+// memory and gets load_text's size error.
+std::optional<std::string> read_bounded(const std::string& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::string text;
+    char chunk[1 << 16];
+    while (text.size() <= kMaxFileBytes && in.read(chunk, sizeof chunk).gcount() > 0)
+        text.append(chunk, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxFileBytes + 1) text.resize(kMaxFileBytes + 1);
+    return text;
+}
+
+}  // namespace
+
 LoadResult load_paths(const std::vector<std::string>& paths) {
     LoadResult all;
-    std::map<std::string, std::string> suite_files;
-    for (auto& file : expand_paths(paths, all.errors)) {
-        std::ifstream in(file, std::ios::binary);
-        if (!in) {
-            all.errors.push_back({Mark{file, 0, 0}, std::string("cannot read the file: ") + std::strerror(errno)});
-            continue;
+    std::vector<std::string> files = expand_paths(paths, all.errors);
+    // Files parse independently (yaml-cpp keeps no shared state): a few threads take them in turn,
+    // and the results are merged in file order, so that errors and suites come out as one thread
+    // would give them.
+    std::vector<LoadResult> each(files.size());
+    std::atomic<size_t> next{0};
+    auto parse = [&] {
+        for (size_t i; (i = next.fetch_add(1)) < files.size();) {
+            auto text = read_bounded(files[i]);
+            if (!text) {
+                each[i].errors.push_back({Mark{files[i], 0, 0}, std::string("cannot read the file: ") + std::strerror(errno)});
+                continue;
+            }
+            each[i] = load_text(*text, files[i]);
         }
-        // Read at most one byte past the limit: a huge file (or /dev/zero) costs bounded memory and
-        // gets load_text's size error.
-        std::string text(kMaxFileBytes + 1, '\0');
-        in.read(text.data(), static_cast<std::streamsize>(text.size()));
-        text.resize(static_cast<size_t>(in.gcount()));
-        LoadResult one = load_text(text, file);
+    };
+    size_t helpers = std::min<size_t>(files.size(), std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<std::thread> threads;
+    for (size_t t = 1; t < helpers; ++t) threads.emplace_back(parse);
+    parse();
+    for (auto& t : threads) t.join();
+    std::map<std::string, std::string> suite_files;
+    for (size_t i = 0; i < files.size(); ++i) {
+        const std::string& file = files[i];
+        LoadResult& one = each[i];
         all.errors.insert(all.errors.end(), one.errors.begin(), one.errors.end());
         for (auto& s : one.suites) {
             if (auto prev = suite_files.find(s.name); prev != suite_files.end()) {

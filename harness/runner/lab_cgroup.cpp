@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -42,12 +43,18 @@ std::string subtree_control(const std::string& dir) {
     return r.ok() ? *r : "";
 }
 
-struct Plan {
+}  // namespace
+
+struct LabCgroupPlan {
     std::string v2_parent;  // "" = the lab stays in the runner's v2 cgroup
     bool v2_pids = false, v2_memory = false;
     std::string v1_pids_parent, v1_memory_parent;
     bool rlimit = false;
 };
+
+namespace {
+
+using Plan = LabCgroupPlan;
 
 Plan plan_for(const LabLimits& limits, bool lab_in_user_namespace) {
     Plan p;
@@ -124,9 +131,17 @@ std::vector<std::string> lab_cgroup_parents(const LabLimits& limits) {
     return out;
 }
 
+std::shared_ptr<const LabCgroupPlan> plan_lab_cgroups(const LabLimits& limits, bool lab_in_user_namespace) {
+    return std::make_shared<const LabCgroupPlan>(plan_for(limits, lab_in_user_namespace));
+}
+
 sys::Result<LabCgroup> LabCgroup::create(const LabLimits& limits, bool lab_in_user_namespace,
                                          launch::LabOptions& options) {
-    Plan p = plan_for(limits, lab_in_user_namespace);
+    return create(limits, *plan_lab_cgroups(limits, lab_in_user_namespace), options);
+}
+
+sys::Result<LabCgroup> LabCgroup::create(const LabLimits& limits, const LabCgroupPlan& p,
+                                         launch::LabOptions& options) {
     LabCgroup cg;
     const std::string name = next_name();
     if (!p.v2_parent.empty()) {

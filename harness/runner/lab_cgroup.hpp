@@ -9,6 +9,7 @@
 // The cgroup is removed when this object dies, after the lab (rmdir is EBUSY while populated).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,11 @@ struct LabLimits {
 std::string describe_pids_bound(const LabLimits& limits, bool lab_in_user_namespace);
 bool pids_bound_available(const LabLimits& limits, bool lab_in_user_namespace);
 
+// Which cgroups labs get on this machine, as probed from /proc/self/mountinfo, /proc/self/cgroup
+// and the directories' permissions: probed once per run rather than once per lab.
+struct LabCgroupPlan;
+std::shared_ptr<const LabCgroupPlan> plan_lab_cgroups(const LabLimits& limits, bool lab_in_user_namespace);
+
 class LabCgroup {
 public:
     LabCgroup() = default;
@@ -38,6 +44,9 @@ public:
 
     // Makes the lab's cgroups (none when no controller is usable) and fills options with them.
     static sys::Result<LabCgroup> create(const LabLimits& limits, bool lab_in_user_namespace,
+                                         launch::LabOptions& options);
+    // The same with a plan probed before (plan_lab_cgroups).
+    static sys::Result<LabCgroup> create(const LabLimits& limits, const LabCgroupPlan& plan,
                                          launch::LabOptions& options);
     // The directories made, for messages and tests.
     const std::vector<std::string>& dirs() const { return dirs_; }

@@ -60,12 +60,14 @@ struct PendingLab {
     double cgroup_ms = 0, begin_ms = 0;
 };
 
-PendingLab begin_pending_lab(const RunOptions& options) {
+// plan: how labs' cgroups are made here, when probed already (else probed now).
+PendingLab begin_pending_lab(const RunOptions& options, const LabCgroupPlan* plan = nullptr) {
     PendingLab p;
     auto t = Clock::now();
     launch::LabOptions lab_options{.user_namespace = options.lab_in_user_namespace};
     p.kinds = launch::lab_namespaces(lab_options);
-    auto cgroup = LabCgroup::create(options.limits, options.lab_in_user_namespace, lab_options);
+    auto cgroup = plan ? LabCgroup::create(options.limits, *plan, lab_options)
+                       : LabCgroup::create(options.limits, options.lab_in_user_namespace, lab_options);
     p.cgroup_ms = ms_since(t);
     if (!cgroup.ok()) {
         p.error = "making the lab's cgroup: " + cgroup.error().describe();
@@ -88,7 +90,11 @@ PendingLab begin_pending_lab(const RunOptions& options) {
 class LabFactory {
 public:
     LabFactory(const RunOptions& options, size_t stock, size_t most)
-        : options_(options), stock_(stock), most_(most), thread_([this] { loop(); }) {}
+        : options_(options),
+          plan_(plan_lab_cgroups(options.limits, options.lab_in_user_namespace)),
+          stock_(stock),
+          most_(most),
+          thread_([this] { loop(); }) {}
     ~LabFactory() {
         {
             std::lock_guard lock(mu_);
@@ -102,7 +108,7 @@ public:
         cv_.wait(lock, [this] { return !ready_.empty() || made_ >= most_ || stopped_; });
         if (ready_.empty()) {  // more takers than announced, or the run is being stopped
             lock.unlock();
-            return begin_pending_lab(options_);
+            return begin_pending_lab(options_, plan_.get());
         }
         PendingLab p = std::move(ready_.front());
         ready_.pop_front();
@@ -123,13 +129,14 @@ private:
             }
             ++made_;
             lock.unlock();
-            PendingLab p = begin_pending_lab(options_);
+            PendingLab p = begin_pending_lab(options_, plan_.get());
             lock.lock();
             ready_.push_back(std::move(p));
             cv_.notify_all();
         }
     }
     const RunOptions& options_;
+    const std::shared_ptr<const LabCgroupPlan> plan_;
     const size_t stock_, most_;
     std::mutex mu_;
     std::condition_variable cv_;

@@ -1,6 +1,7 @@
 #include "agent/agent.hpp"
 
 #include <map>
+#include <optional>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -202,7 +203,8 @@ int usage() {
                  "  Runs an nslab agent that answers the runner's actions and probes.\n"
                  "  --fd N         the SOCK_SEQPACKET socket to the runner is fd N (inherited)\n"
                  "  --socket PATH  connect to the runner's socket at PATH instead\n"
-                 "  --lab          act as the lab's init: private mounts, fresh /proc, /sys, /tmp\n");
+                 "  --lab          act as the lab's init: private mounts, fresh /proc, /sys, /tmp\n"
+                 "  --cgroup-procs FILE  first move into the cgroup (v1) whose cgroup.procs is FILE (repeatable)\n");
     return 2;
 }
 
@@ -212,15 +214,23 @@ int agent_main(int argc, char** argv) {
     int fd = -1;
     std::string socket_path;
     bool lab = false;
+    std::vector<std::string> procs_files;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--lab") lab = true;
         else if (a == "--fd" && i + 1 < argc) fd = std::atoi(argv[++i]);
         else if (a == "--socket" && i + 1 < argc) socket_path = argv[++i];
+        else if (a == "--cgroup-procs" && i + 1 < argc) procs_files.push_back(argv[++i]);
         else if (a == "agent") continue;  // `nslab agent ...`
         else return usage();
     }
     if (fd < 0 && socket_path.empty()) return usage();
+    // cgroups(7), v1: writing 0 to cgroup.procs moves the writer, and its children inherit the
+    // cgroup. Before anything else, so that the lab's bounds hold for all it will run.
+    std::optional<sys::Error> moving;
+    for (auto& procs : procs_files)
+        if (auto s = sys::write_file(procs, "0"); !s.ok() && !moving)
+            moving = std::move(s).error().context("placing the lab in its cgroup");
     if (!socket_path.empty()) {
         auto c = connect_path(socket_path);
         if (!c.ok()) {
@@ -243,6 +253,10 @@ int agent_main(int argc, char** argv) {
     (void)sys::close_range_from(4);
     (void)sys::set_cloexec(fd, true);
     ::signal(SIGPIPE, SIG_IGN);
+    if (moving) {
+        send_setup_error(fd, *moving);
+        return 3;
+    }
     if (lab) {
         auto s = setup_lab();
         if (!s.ok()) {

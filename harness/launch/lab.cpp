@@ -23,14 +23,12 @@ namespace nslab::launch {
 namespace {
 
 // Exit codes of the lab's child before execve (it can only make system calls there).
-constexpr int kExitCgroupUnshare = 123, kExitRlimit = 124, kExitCgroupMove = 125, kExitNoGo = 126,
-              kExitNoExec = 127;
+constexpr int kExitCgroupUnshare = 123, kExitRlimit = 124, kExitNoGo = 126, kExitNoExec = 127;
 
 std::string describe_early_exit(int status) {
     if (WIFEXITED(status)) switch (WEXITSTATUS(status)) {
             case kExitCgroupUnshare: return "could not unshare(CLONE_NEWCGROUP) in its cgroup";
             case kExitRlimit: return "could not set RLIMIT_NPROC";
-            case kExitCgroupMove: return "could not place itself in its cgroup (writing cgroup.procs)";
             case kExitNoGo: return "was not released by the runner";
             case kExitNoExec: return "could not execve the agent";
         }
@@ -59,6 +57,55 @@ unsigned lab_namespaces(const LabOptions& options) {
     return mask;
 }
 
+namespace {
+
+// What the lab's child needs between clone and execve, all prepared before the clone: the child
+// is a copy of a possibly multi-threaded process (or, with clone_vfork, shares its memory), so
+// it may only make system calls until execve.
+struct LabChild {
+    int their_fd = -1, sync_fd = -1;
+    bool unshare_cgroup_later = false, wait_for_go = false;
+    unsigned long long nproc = 0;
+    const char* agent_path = nullptr;
+    char** argv = nullptr;
+    char** envp = nullptr;
+};
+
+int run_lab_child(void* arg) {
+    const LabChild& c = *static_cast<const LabChild*>(arg);
+    // PR_SET_PDEATHSIG fires when the creating *thread* exits: the lab must not outlive the
+    // runner thread that owns it.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // Drop every fd inherited from the runner's other threads before waiting on anything: a
+    // copied fd keeps its open file description — and any flock on it — alive until exec.
+    int sync_copy = ::fcntl(c.sync_fd, F_DUPFD, 10);  // out of the way of fds 3 and 4
+    ::dup2(c.their_fd, 3);                            // dup2 clears FD_CLOEXEC on the copy
+    ::dup2(sync_copy, 4);
+    ::syscall(SYS_close_range, 5U, ~0U, 0);
+    if (c.unshare_cgroup_later && ::unshare(CLONE_NEWCGROUP) != 0) return kExitCgroupUnshare;
+    if (c.wait_for_go) {
+        char go;
+        // The runner maps our ids before we go on.
+        if (::read(4, &go, 1) != 1) return kExitNoGo;
+    }
+    ::close(4);
+    if (c.nproc) {
+        // setrlimit(2), RLIMIT_NPROC: counted per real uid in each user namespace (ucounts, 5.14+),
+        // and not enforced for root of the initial namespace (CAP_SYS_ADMIN/CAP_SYS_RESOURCE).
+        struct rlimit lim {c.nproc, c.nproc};
+        if (::setrlimit(RLIMIT_NPROC, &lim) != 0) return kExitRlimit;
+    }
+    // execve keeps the signal mask: the runner blocks SIGINT/SIGTERM for its signal thread,
+    // and the lab's processes must start with none blocked.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execve(c.agent_path, c.argv, c.envp);
+    return kExitNoExec;
+}
+
+}  // namespace
+
 sys::Result<Lab> begin_lab(const LabOptions& options) {
     std::string agent_path = options.agent_path.empty() ? find_agent_binary() : options.agent_path;
     if (agent_path.empty() || ::access(agent_path.c_str(), X_OK) != 0)
@@ -68,16 +115,17 @@ sys::Result<Lab> begin_lab(const LabOptions& options) {
     NSLAB_ASSIGN_OR_RETURN(auto sync, sys::pipe2(O_CLOEXEC));
     core::UniqueFd sync_r(sync.first), sync_w(sync.second);
 
-    // Everything the child needs is prepared before clone3: after it, in a copy of a possibly
-    // multi-threaded process, the child may only make system calls until execve.
     std::vector<std::string> argv{"nslab-agent", "--lab", "--fd", "3"};
+    // cgroups(7), v1: the agent writes 0 to each cgroup.procs (moving itself) before anything
+    // else. Not the runner: a v1 move waits for an RCU grace period (cgroup_threadgroup_rwsem),
+    // and only the lab need wait for it.
+    for (auto& f : options.procs_files) argv.insert(argv.end(), {"--cgroup-procs", f});
     std::vector<char*> cargv;
     for (auto& a : argv) cargv.push_back(a.data());
     cargv.push_back(nullptr);
     char env0[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     char env1[] = "LC_ALL=C";
     char* cenv[] = {env0, env1, nullptr};
-    const int their_fd = theirs.get(), sync_fd = sync_r.get();
 
     unsigned mask = lab_namespaces(options) & ~core::ns_bit(core::Ns::cgroup);
     // cgroup_namespaces(7): a new cgroup namespace is rooted at its creator's cgroup. clone3 makes
@@ -86,50 +134,24 @@ sys::Result<Lab> begin_lab(const LabOptions& options) {
     // itself, once there: its root is then the lab's cgroup, as it would be without one.
     const bool unshare_cgroup_later = core::kernel_has(core::Ns::cgroup) && options.cgroup_fd >= 0;
     if (core::kernel_has(core::Ns::cgroup) && !unshare_cgroup_later) mask |= core::ns_bit(core::Ns::cgroup);
-    const bool wait_for_go = options.user_namespace;
-    std::vector<const char*> procs_files;
-    for (auto& f : options.procs_files) procs_files.push_back(f.c_str());
-    const unsigned long long nproc = options.nproc_limit;
-    NSLAB_ASSIGN_OR_RETURN(sys::CloneResult cr, sys::clone3(static_cast<uint64_t>(core::clone_flags_of(mask)) | CLONE_PIDFD,
-                                                            options.cgroup_fd));
-    if (cr.pid == 0) {
-        // PR_SET_PDEATHSIG fires when the creating *thread* exits: the lab must not outlive the
-        // runner thread that owns it.
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        // Drop every fd inherited from the runner's other threads before waiting on anything: a
-        // copied fd keeps its open file description — and any flock on it — alive until exec.
-        int sync_copy = ::fcntl(sync_fd, F_DUPFD, 10);  // out of the way of fds 3 and 4
-        ::dup2(their_fd, 3);                            // dup2 clears FD_CLOEXEC on the copy
-        ::dup2(sync_copy, 4);
-        ::syscall(SYS_close_range, 5U, ~0U, 0);
-        if (unshare_cgroup_later && ::unshare(CLONE_NEWCGROUP) != 0) ::_exit(kExitCgroupUnshare);
-        if (wait_for_go) {
-            char go;
-            // The runner maps our ids before we go on.
-            if (::read(4, &go, 1) != 1) ::_exit(kExitNoGo);
-        }
-        ::close(4);
-        for (const char* procs : procs_files) {
-            // cgroups(7), v1: writing 0 to cgroup.procs moves the writer; its children inherit.
-            // Done here rather than by the runner: a v1 move waits for an RCU grace period
-            // (cgroup_threadgroup_rwsem), and only this child need wait for it.
-            int fd = ::open(procs, O_WRONLY | O_CLOEXEC);
-            if (fd < 0 || ::write(fd, "0", 1) != 1) ::_exit(kExitCgroupMove);
-            ::close(fd);
-        }
-        if (nproc) {
-            // setrlimit(2), RLIMIT_NPROC: counted per real uid in each user namespace (ucounts, 5.14+),
-            // and not enforced for root of the initial namespace (CAP_SYS_ADMIN/CAP_SYS_RESOURCE).
-            struct rlimit lim {nproc, nproc};
-            if (::setrlimit(RLIMIT_NPROC, &lim) != 0) ::_exit(kExitRlimit);
-        }
-        // execve keeps the signal mask: the runner blocks SIGINT/SIGTERM for its signal thread,
-        // and the lab's processes must start with none blocked.
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        ::execve(agent_path.c_str(), cargv.data(), cenv);
-        ::_exit(kExitNoExec);
+    LabChild child{.their_fd = theirs.get(),
+                   .sync_fd = sync_r.get(),
+                   .unshare_cgroup_later = unshare_cgroup_later,
+                   .wait_for_go = options.user_namespace,
+                   .nproc = options.nproc_limit,
+                   .agent_path = agent_path.c_str(),
+                   .argv = cargv.data(),
+                   .envp = cenv};
+    const unsigned long flags = static_cast<unsigned long>(core::clone_flags_of(mask));
+    sys::CloneResult cr;
+    if (!child.wait_for_go && options.cgroup_fd < 0) {
+        // Nothing to wait for before execve, and no CLONE_INTO_CGROUP (clone3 only): share our
+        // memory until the exec instead of copying the runner's page tables for the child to
+        // throw away, which also spares the other runner threads' copy-on-write faults.
+        NSLAB_ASSIGN_OR_RETURN(cr, sys::clone_vfork(flags, run_lab_child, &child));
+    } else {
+        NSLAB_ASSIGN_OR_RETURN(cr, sys::clone3(static_cast<uint64_t>(flags) | CLONE_PIDFD, options.cgroup_fd));
+        if (cr.pid == 0) ::_exit(run_lab_child(&child));
     }
     Lab lab;
     lab.init = core::Child(cr.pid, core::UniqueFd(cr.pidfd));
@@ -143,7 +165,7 @@ sys::Result<Lab> begin_lab(const LabOptions& options) {
                                      /*deny_setgroups=*/true);
         if (!s.ok()) return std::move(s).error().context("mapping root of the lab");
     }
-    if (wait_for_go) {
+    if (child.wait_for_go) {
         char go = 1;
         NSLAB_TRY(sys::write(sync_w.get(), &go, 1));
     }

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <memory>
 #include <string>
 
 namespace nslab::sys {
@@ -280,6 +281,19 @@ Result<CloneResult> clone3(uint64_t flags, int cgroup_fd) {
                                  ((flags & CLONE_PIDFD) ? "|CLONE_PIDFD" : "") +
                                  (cgroup_fd >= 0 ? "|CLONE_INTO_CGROUP, cgroup=" + std::to_string(cgroup_fd) : "") + ")");
     return CloneResult{static_cast<pid_t>(r), r == 0 ? -1 : pidfd};
+}
+
+Result<CloneResult> clone_vfork(unsigned long flags, int (*fn)(void*), void* arg) {
+    // The child's stack: only it touches this while we are suspended; 64 KiB is ample for a few
+    // system calls and execve.
+    constexpr size_t kStack = 64 * 1024;
+    std::unique_ptr<char[]> stack(new char[kStack]);
+    int pidfd = -1;
+    // clone(2): with CLONE_PIDFD the pidfd is stored at parent_tid; the stack grows down.
+    int pid = ::clone(fn, stack.get() + kStack, static_cast<int>(flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD) | SIGCHLD,
+                      arg, &pidfd);
+    if (pid < 0) return last_error("clone(flags=" + ns_flag_name(static_cast<int>(flags)) + "|CLONE_VM|CLONE_VFORK|CLONE_PIDFD)");
+    return CloneResult{pid, pidfd};
 }
 
 Result<int> pidfd_open(pid_t pid) {

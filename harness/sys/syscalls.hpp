@@ -52,6 +52,12 @@ struct CloneResult {
 // cgroup_fd >= 0 adds CLONE_INTO_CGROUP: the child starts in that cgroup v2 directory (kernel 5.7+;
 // clone3(2): the directory must be a valid destination, else EOPNOTSUPP or EBUSY).
 Result<CloneResult> clone3(uint64_t flags, int cgroup_fd = -1);
+// clone(2) with CLONE_VM | CLONE_VFORK | CLONE_PIDFD and SIGCHLD, as posix_spawn does: the child
+// runs fn(arg) on a stack of its own in our memory, copying no page tables, and this thread is
+// suspended until the child execs or exits (so fn must exec or _exit without waiting on us).
+// flags: CLONE_NEW* (not CLONE_NEWTIME, which clone(2) cannot take). Returns the child's pid and
+// pidfd.
+Result<CloneResult> clone_vfork(unsigned long flags, int (*fn)(void*), void* arg);
 Result<int> pidfd_open(pid_t pid);
 Status pidfd_send_signal(int pidfd, int sig);
 // waitid(P_PIDFD): reaps the child; returns its wait status in the form of waitpid's status.

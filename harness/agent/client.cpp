@@ -31,8 +31,8 @@ sys::Result<Message> receive_before(int sock, Deadline deadline, const std::stri
 
 }  // namespace
 
-sys::Result<Hello> AgentClient::read_hello(Deadline deadline) {
-    NSLAB_ASSIGN_OR_RETURN(Message m, receive_before(sock_.get(), deadline, label_));
+sys::Result<Hello> AgentClient::read_hello(Deadline deadline, std::chrono::microseconds spin) {
+    NSLAB_ASSIGN_OR_RETURN(Message m, receive_before(sock_.get(), deadline, label_, spin));
     if (auto e = m.body.find("hello_error"); e != m.body.end())
         return error_from_reply(*e).context("starting " + label_);
     auto h = m.body.find("hello");
@@ -62,7 +62,7 @@ sys::Result<Hello> AgentClient::read_hello(Deadline deadline) {
 }
 
 sys::Result<Reply> AgentClient::call(const std::string& op, const json& args, Deadline deadline,
-                                     std::span<const int> fds) {
+                                     std::span<const int> fds, std::chrono::microseconds spin) {
     if (!sock_) return sys::Error::message("the agent of " + label_ + " is not connected");
     auto sent = send(sock_.get(), json{{"op", op}, {"args", args}}, fds);
     if (!sent.ok()) {
@@ -73,7 +73,7 @@ sys::Result<Reply> AgentClient::call(const std::string& op, const json& args, De
     Message m;
     for (;;) {
         // Most ops answer within tens of microseconds: poll for the answer before sleeping.
-        NSLAB_ASSIGN_OR_RETURN(m, receive_before(sock_.get(), deadline, label_, kSpinBeforeSleep));
+        NSLAB_ASSIGN_OR_RETURN(m, receive_before(sock_.get(), deadline, label_, spin));
         if (!m.body.contains("hello") && !m.body.contains("hello_error")) break;
         ++extra_hellos_;
     }

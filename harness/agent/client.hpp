@@ -39,11 +39,12 @@ public:
     AgentClient() = default;
     AgentClient(core::UniqueFd sock, std::string label) : sock_(std::move(sock)), label_(std::move(label)) {}
 
-    // Reads the hello; a setup error the agent sent comes back as an Error.
-    sys::Result<Hello> read_hello(Deadline deadline);
+    // Reads the hello; a setup error the agent sent comes back as an Error. spin: how long to
+    // poll for it before sleeping (see kSpinBeforeSleep; kSpinForRealmStart for a realm's).
+    sys::Result<Hello> read_hello(Deadline deadline, std::chrono::microseconds spin = {});
     // Transport failures (timeout, agent gone, garbage) are Errors; op failures are Reply{ok=false}.
     sys::Result<Reply> call(const std::string& op, const json& args, Deadline deadline,
-                            std::span<const int> fds = {});
+                            std::span<const int> fds = {}, std::chrono::microseconds spin = kSpinBeforeSleep);
     const std::string& label() const { return label_; }
     // Hellos that came after the first one: another agent shares this socket (a launcher that
     // started the agent twice). call() skips them; this reads any that are already waiting.

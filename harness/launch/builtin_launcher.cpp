@@ -27,14 +27,15 @@ public:
         if (!plan.gid_map.empty()) args["gid_map"] = plan.gid_map;
         if (plan.monotonic_offset) args["monotonic_offset"] = *plan.monotonic_offset;
         if (plan.boottime_offset) args["boottime_offset"] = *plan.boottime_offset;
-        NSLAB_ASSIGN_OR_RETURN(agent::Reply reply, spawner.call("spawn_realm", args, deadline, fds));
+        NSLAB_ASSIGN_OR_RETURN(agent::Reply reply,
+                               spawner.call("spawn_realm", args, deadline, fds, agent::kSpinForRealmStart));
         if (!reply.ok) return std::move(reply.error).context("starting realm " + plan.name);
         if (reply.fds.size() != 2)
             return sys::Error::message("spawn_realm for " + plan.name + " returned " +
                                        std::to_string(reply.fds.size()) + " fds, not a pidfd and a socket");
         StartedRealm realm;
         realm.client = agent::AgentClient(std::move(reply.fds[1]), "realm " + plan.name);
-        NSLAB_ASSIGN_OR_RETURN(realm.hello, realm.client.read_hello(deadline));
+        NSLAB_ASSIGN_OR_RETURN(realm.hello, realm.client.read_hello(deadline, agent::kSpinForRealmStart));
         return realm;
     }
 };

@@ -275,25 +275,29 @@ def catalogue_breakdown(catalogue, run, benches):
     if other:
         lines.append("the same catalogue with more workers (one run each): " +
                      ", ".join(f"-j {j}: {w:.2f} s" for j, w in sorted(other.items(), key=lambda kv: int(kv[0]))))
+    # Where each experiment's own time went, as the runner timed it (--format json: phases_ms).
+    names = [("lab", "waiting for its lab"), ("realms", "starting realms and checking their namespaces"),
+             ("steps", "steps (actions, `run:` commands)"), ("expect", "probing the expectations"),
+             ("teardown", "handing the lab to the reaper")]
+    sums = {k: sum((e.get("phases_ms") or {}).get(k, 0) for e in exps) for k, _ in names}
+    if any(sums.values()):
+        lines.append("the summed experiment time by phase (`phases_ms` of the JSON report): " +
+                     "; ".join(f"{label} {sums[k]:.0f} ms ({100 * sums[k] / total:.0f}%)" for k, label in names))
     lab = get(benches, "BM_NslabLabStart")
     if lab.ok:
         start, teardown = lab.counter("start_us"), lab.counter("teardown_us")
         per = (start or 0) + (teardown or 0)
-        lines.append(f"lab start + teardown alone (BM_NslabLabStart, one at a time): {per / 1000:.2f} ms per experiment "
-                     f"(start {fmt_us(start)}, teardown {fmt_us(teardown)}) = {len(exps) * per / 1000:.0f} ms for the "
-                     f"catalogue, {100 * len(exps) * per / 1000 / total:.0f}% of the summed experiment time")
+        lines.append(f"labs are started ahead by a factory thread and ended by a reaper thread, beside the experiments: "
+                     f"one lab's start + teardown alone (BM_NslabLabStart) takes {per / 1000:.2f} ms "
+                     f"(start {fmt_us(start)}, teardown {fmt_us(teardown)}), {len(exps) * per / 1000:.0f} ms for the "
+                     f"catalogue, on the CPUs the experiments share")
     realms = 0
     for e in exps:
         realms += len([v for v in e.get("vantages", []) if v != "host"])
     rs = get(benches, "BM_NslabRealmStart/uts")
     if rs.ok and realms:
         lines.append(f"{realms} realms in all; at the uts realm start median ({fmt_us(rs.median)}) that is "
-                     f"{realms * rs.median / 1000:.0f} ms, {100 * realms * rs.median / 1000 / total:.0f}% of the summed "
-                     f"experiment time")
-    steps = sum(s.get("ms", 0) for e in exps for s in e.get("steps", []))
-    lines.append(f"steps (actions, `run:` commands) as the runner timed them: {steps:.0f} ms, "
-                 f"{100 * steps / total:.0f}% of the summed experiment time; the rest is probes, topology checks and "
-                 f"waiting for a CPU")
+                     f"{realms * rs.median / 1000:.0f} ms")
     return lines
 
 

@@ -70,6 +70,10 @@ std::optional<std::string> unmet_requirement(const experiment::Experiment& e, bo
     const auto& req = e.requires_;
     if (req.root && ::geteuid() != 0)
         return "needs root on the machine (running as uid " + std::to_string(::geteuid()) + ")";
+    // user_namespaces(7): a lab owned by a user namespace maps only its creator's id, so even
+    // root's lab there holds no other ids and no capability over the initial namespaces.
+    if (req.root && lab_in_user_namespace)
+        return "needs a lab with root's full privileges, not one owned by a user namespace (--user-lab)";
     if (!req.kernel.empty()) {
         std::string release = sys::uname().release;
         if (!kernel_at_least(release, req.kernel)) return "needs kernel " + req.kernel + " or later (this is " + release + ")";

@@ -12,6 +12,7 @@
 
 #include "experiment/loader.hpp"
 #include "report/report.hpp"
+#include "runner/requirements.hpp"
 #include "runner/runner.hpp"
 #include "runner/topology.hpp"
 #include "runner/values.hpp"
@@ -103,6 +104,28 @@ TEST(Topology, JoinedNamespacePassesTheCheck) {
     auto loaded = must_load("fixtures/faults/topology_wrong.yaml");
     auto r = runner::run_experiment(*all_of(loaded)[0], runner::default_options());
     EXPECT_EQ(r.outcome, Outcome::pass) << pretty(r);
+}
+
+// `requires: { root: true }` asks for root's full lab: a lab owned by a user namespace (--user-lab,
+// or any run as non-root) maps a single id, so such experiments are skipped, with the reason.
+TEST(Requirements, RootMeansALabWithRootsFullPrivileges) {
+    auto loaded = experiment::load_text(R"(nslab: 1
+suite: t
+title: t
+experiments:
+  - name: e
+    summary: s
+    requires: { root: true }
+    expect: [ { probe: hostname, host: { matches: "." } } ]
+)", "t.yaml");
+    ASSERT_TRUE(loaded.ok());
+    const auto& e = loaded.suites[0].experiments[0];
+    auto in_userns = runner::unmet_requirement(e, /*lab_in_user_namespace=*/true);
+    ASSERT_TRUE(in_userns);
+    EXPECT_NE(in_userns->find(::geteuid() == 0 ? "owned by a user namespace" : "needs root on the machine"),
+              std::string::npos) << *in_userns;
+    auto plain = runner::unmet_requirement(e, /*lab_in_user_namespace=*/false);
+    EXPECT_EQ(plain.has_value(), ::geteuid() != 0) << plain.value_or("");
 }
 
 // The check itself, on hand-made identities: it must name the realm, the kind and the reason.

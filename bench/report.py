@@ -209,7 +209,8 @@ def evaluate(benches, catalogue):
         t.value = f"{fmt_us(p.median)} median, {fmt_us(p.p90)} p90 (realm); {fmt_us(pl.median)} (lab)"
         p1, raw = get(benches, "BM_NslabProbe/realm_1cpu"), get(benches, "BM_PingPong/raw")
         if raw.ok:
-            t.value += f"; a bare socket round trip between two processes: {fmt_us(raw.median)}"
+            t.value += (f"; a bare socket round trip between two processes that sleep while they wait "
+                        f"(no polling): {fmt_us(raw.median)}")
         if p1.ok:
             t.value += (f"; all on one CPU: {fmt_us(p1.median)} "
                         f"({'PASS' if p1.median < PROBE_LIMIT_US else 'MISS'} there)")
@@ -397,7 +398,7 @@ FAMILY_DOC = [
     ("BM_NslabRealmStart", "built-in launcher `start()` inside a lab, until the realm's hello"),
     ("BM_NslabLabStart", "`launch::start_lab` + teardown (start_us / teardown_us split it)"),
     ("BM_NslabAgentExec", "posix_spawn of nslab-agent that exits at once: exec + dynamic loading"),
-    ("BM_NslabProbe", "one `client.call(\"hostname\")` round-trip to the lab's / a realm's agent"),
+    ("BM_NslabProbe", "one `client.call(\"hostname\")` round-trip to the lab's / a realm's agent (both sides poll 50 µs before sleeping)"),
     ("BM_NslabExperiment", "`runner::run_experiment` of the README's hostname experiment (lab, 2 realms, 2 steps, 3 probes)"),
     ("BM_UnshareCmd", "`unshare --<kind> true` (pid: `--fork`), posix_spawn + waitpid"),
     ("BM_Bwrap", "`bwrap --unshare-<kind> --dev-bind / / true` (all: `--unshare-all`)"),

@@ -38,6 +38,12 @@ std::vector<const experiment::Experiment*> all_of(const experiment::LoadResult& 
     return v;
 }
 
+// A suite "t" of one experiment "e" whose other fields (indented by four) are `fields`.
+experiment::LoadResult one_experiment(const std::string& fields) {
+    return experiment::load_text("nslab: 1\nsuite: t\ntitle: t\nexperiments:\n  - name: e\n    summary: s" + fields,
+                                 "t.yaml");
+}
+
 std::string pretty(const runner::ExperimentResult& r) {
     std::ostringstream out;
     report::write_pretty_result(out, r, {.color = false});
@@ -109,15 +115,10 @@ TEST(Topology, JoinedNamespacePassesTheCheck) {
 // `requires: { root: true }` asks for root's full lab: a lab owned by a user namespace (--user-lab,
 // or any run as non-root) maps a single id, so such experiments are skipped, with the reason.
 TEST(Requirements, RootMeansALabWithRootsFullPrivileges) {
-    auto loaded = experiment::load_text(R"(nslab: 1
-suite: t
-title: t
-experiments:
-  - name: e
-    summary: s
+    auto loaded = one_experiment(R"(
     requires: { root: true }
     expect: [ { probe: hostname, host: { matches: "." } } ]
-)", "t.yaml");
+)");
     ASSERT_TRUE(loaded.ok());
     const auto& e = loaded.suites[0].experiments[0];
     auto in_userns = runner::unmet_requirement(e, /*lab_in_user_namespace=*/true);
@@ -130,15 +131,10 @@ experiments:
 
 // The check itself, on hand-made identities: it must name the realm, the kind and the reason.
 TEST(Topology, ReportsARealmThatSharesWhatShouldBeNew) {
-    auto loaded = experiment::load_text(R"(nslab: 1
-suite: t
-title: t
-experiments:
-  - name: e
-    summary: s
+    auto loaded = one_experiment(R"(
     realms: { A: { new: [uts] }, B: { new: [uts] } }
     expect: [ { probe: hostname, A: x } ]
-)", "t.yaml");
+)");
     ASSERT_TRUE(loaded.ok());
     const auto& e = loaded.suites[0].experiments[0];
     core::NamespaceSet host, a, b;

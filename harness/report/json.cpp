@@ -53,9 +53,9 @@ ojson experiment_json(const ExperimentResult& r) {
     e["reason"] = r.reason;
     e["duration_ms"] = finite(r.duration_ms);
     const runner::PhaseTimes& ph = r.phases;
-    e["phases_ms"] = ojson{{"cgroup", finite(ph.cgroup)}, {"lab", finite(ph.lab)},
-                           {"realms", finite(ph.realms)}, {"steps", finite(ph.steps)},
-                           {"expect", finite(ph.expect)}, {"teardown", finite(ph.teardown)}};
+    e["phases_ms"] = ojson{{"lab", finite(ph.lab)},       {"realms", finite(ph.realms)},
+                           {"steps", finite(ph.steps)},   {"expect", finite(ph.expect)},
+                           {"teardown", finite(ph.teardown)}};
     e["refs"] = r.refs;
     e["tags"] = r.tags;
     e["vantages"] = r.vantages;

@@ -39,9 +39,8 @@ struct StepRecord {
 
 // Where an experiment's time went, in ms; a phase that did not run stays 0.
 struct PhaseTimes {
-    double cgroup = 0;    // making the lab's cgroup
-    double lab = 0;       // starting the lab (its namespaces, mounts, init and agent), or waiting
-                          // for it when nslab run started it in advance
+    double lab = 0;       // starting the lab (its cgroup, namespaces, mounts, init and agent), or
+                          // waiting for it when nslab run started it in advance
     double realms = 0;    // starting the realms and checking what they are
     double steps = 0;     // baselines and steps
     double expect = 0;    // probing the expectations from every vantage

@@ -57,26 +57,20 @@ struct PendingLab {
     std::optional<launch::Lab> lab;
     std::string error;  // "" when lab is set
     unsigned kinds = 0;  // the namespaces the lab is made with, for hints
-    double cgroup_ms = 0, begin_ms = 0;
 };
 
-// plan: how labs' cgroups are made here, when probed already (else probed now).
-PendingLab begin_pending_lab(const RunOptions& options, const LabCgroupPlan* plan = nullptr) {
+// plan: how labs' cgroups are made on this machine (plan_lab_cgroups).
+PendingLab begin_pending_lab(const RunOptions& options, const LabCgroupPlan& plan) {
     PendingLab p;
-    auto t = Clock::now();
     launch::LabOptions lab_options{.user_namespace = options.lab_in_user_namespace};
     p.kinds = launch::lab_namespaces(lab_options);
-    auto cgroup = plan ? LabCgroup::create(options.limits, *plan, lab_options)
-                       : LabCgroup::create(options.limits, options.lab_in_user_namespace, lab_options);
-    p.cgroup_ms = ms_since(t);
+    auto cgroup = LabCgroup::create(options.limits, plan, lab_options);
     if (!cgroup.ok()) {
         p.error = "making the lab's cgroup: " + cgroup.error().describe();
         return p;
     }
     p.cgroup = std::move(cgroup).value();
-    t = Clock::now();
     auto lab = launch::begin_lab(lab_options);
-    p.begin_ms = ms_since(t);
     if (!lab.ok()) p.error = lab.error().describe() + hint_for(lab.error(), p.kinds);
     else p.lab.emplace(std::move(lab).value());
     return p;
@@ -108,7 +102,7 @@ public:
         cv_.wait(lock, [this] { return !ready_.empty() || made_ >= most_ || stopped_; });
         if (ready_.empty()) {  // more takers than announced, or the run is being stopped
             lock.unlock();
-            return begin_pending_lab(options_, plan_.get());
+            return begin_pending_lab(options_, *plan_);
         }
         PendingLab p = std::move(ready_.front());
         ready_.pop_front();
@@ -129,7 +123,7 @@ private:
             }
             ++made_;
             lock.unlock();
-            PendingLab p = begin_pending_lab(options_, plan_.get());
+            PendingLab p = begin_pending_lab(options_, *plan_);
             lock.lock();
             ready_.push_back(std::move(p));
             cv_.notify_all();
@@ -232,12 +226,12 @@ void Session::run(const RunOptions& options, LabFactory* labs) {
         t = Clock::now();
     };
     PhaseTimes& ph = r_.phases;
-    PendingLab pending = labs ? labs->take() : begin_pending_lab(options);
-    ph.cgroup = labs ? 0 : pending.cgroup_ms;  // a factory's lab comes with its cgroup made
+    PendingLab pending =
+        labs ? labs->take()
+             : begin_pending_lab(options, *plan_lab_cgroups(options.limits, options.lab_in_user_namespace));
     cgroup_ = std::move(pending.cgroup);
     auto hello = pending.lab ? launch::finish_lab(*pending.lab, deadline_) : sys::Status{};
     lap(ph.lab);
-    ph.lab -= ph.cgroup;
     if (!pending.lab) return finish(Outcome::broken, pending.error);
     lab_ = std::move(*pending.lab);
     if (!hello.ok()) return finish(Outcome::broken, hello.error().describe() + hint_for(hello.error(), pending.kinds));

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/random.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -100,7 +101,13 @@ std::string new_marker() {
     return buf;
 }
 
-// The command line of /proc/PID, words joined by spaces; "" once it has exited (or is a zombie).
+// The variable that marks a spawned process and everything it execs or forks: the environment is
+// inherited across fork and kept by execve, where argv is not (a shell that execs its last command,
+// as bash does for `sh -c CMD`, drops its own argv and the marker with it).
+constexpr const char* kMarkerVariable = "NSLAB_SPAWN=";
+
+// The command line of /proc/PID, words joined by spaces; "" for a zombie, a process gone, or one
+// in the middle of an execve (the new mm has no argv yet for a few ms).
 std::string cmdline_of(const std::string& proc_dir) {
     auto text = sys::read_file(proc_dir + "/cmdline");
     if (!text.ok()) return "";
@@ -108,57 +115,123 @@ std::string cmdline_of(const std::string& proc_dir) {
     return *text;
 }
 
+// Whether /proc/PID's environment holds NSLAB_SPAWN=marker. proc(5): environ needs ptrace read
+// access (same ids, or CAP_SYS_PTRACE over the process's user namespace); the cmdline check below
+// covers a shell's $0 where it does not.
+bool environ_has(const std::string& proc_dir, const std::string& entry) {
+    auto text = sys::read_file(proc_dir + "/environ");
+    if (!text.ok()) return false;
+    for (size_t at = 0; at < text->size();) {
+        size_t end = text->find('\0', at);
+        if (end == std::string::npos) end = text->size();
+        if (text->compare(at, end - at, entry) == 0) return true;
+        at = end + 1;
+    }
+    return false;
+}
+
 // pid_namespaces(7): /proc lists the processes of the PID namespace its procfs was mounted in,
 // so this answers what `ps -e` would show from here.
 sys::Result<bool> process_visible(const json& object) {
     NSLAB_ASSIGN_OR_RETURN(std::string marker, arg_string(object, "marker"));
+    const std::string entry = kMarkerVariable + marker;
     NSLAB_ASSIGN_OR_RETURN(auto entries, sys::list_dir("/proc"));
-    for (auto& name : entries)
-        if (all_digits(name) && cmdline_of("/proc/" + name).find(marker) != std::string::npos)
-            return true;
+    for (auto& name : entries) {
+        if (!all_digits(name)) continue;
+        std::string dir = "/proc/" + name;
+        if (environ_has(dir, entry) || cmdline_of(dir).find(marker) != std::string::npos) return true;
+    }
     return false;
 }
 
-// Waits (up to a second) until the shell has exec'd and one of its children has exec'd its own
-// program, so that the next step finds `sleep 100` in ps, not a copy of the shell still forking.
-// The shell is looked up through its pidfd: the agent's /proc may number it differently.
-void wait_until_started(pid_t pid, const std::string& marker) {
+// A command the agent can exec itself, without a shell: plain words, none of them shell syntax.
+bool plain_words(const std::string& command) {
+    if (command.find_first_not_of(' ') == std::string::npos) return false;
+    return std::all_of(command.begin(), command.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) != 0 || std::strchr(" _./:=,+@%-", ch) != nullptr;
+    });
+}
+
+std::vector<std::string> words_of(const std::string& command) {
+    std::istringstream in(command);
+    std::vector<std::string> words;
+    for (std::string w; in >> w;) words.push_back(w);
+    return words;
+}
+
+// execvp(3)'s PATH search, done before fork: the path spawn_background execs ("" if none).
+std::string find_program(const std::string& name) {
+    if (name.find('/') != std::string::npos) return name;
+    for (const char* dir : {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
+        std::string path = std::string(dir) + "/" + name;
+        if (sys::access(path, X_OK).ok()) return path;
+    }
+    return "";
+}
+
+// The pid that /proc (as mounted here) gives the process behind pidfd: the agent's /proc may be
+// of another PID namespace than the agent (a realm without a fresh /proc). "" if it has none.
+std::string proc_pid_of(int pidfd) {
+    auto info = sys::read_file("/proc/self/fdinfo/" + std::to_string(pidfd));
+    if (!info.ok()) return "";
+    std::istringstream in(*info);
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("Pid:", 0) == 0) {
+            std::string pid = line.substr(line.find_first_not_of(" \t", 4));
+            return pid == "-1" || pid == "0" ? "" : pid;
+        }
+    return "";
+}
+
+// For a command run through `sh -c`: returns once the command has started, i.e. the shell has
+// exec'd it in place (its cmdline is no longer the shell's) or a child of the shell runs a program
+// of its own, so that the next step finds `sleep 100` in `ps`, not a copy of the shell still
+// forking. An empty cmdline is a process mid-execve, not an exited one: the shell's exit is
+// learnt from its pidfd. Bounded at 5 s for a shell that never starts a program (a builtin loop).
+void wait_until_command_runs(pid_t pid, const std::string& shell_cmdline) {
     auto fd = sys::pidfd_open(pid);
     if (!fd.ok()) return;
     core::UniqueFd pidfd(*fd);
-    auto info = sys::read_file("/proc/self/fdinfo/" + std::to_string(pidfd.get()));
-    if (!info.ok()) return;
-    std::istringstream in(*info);
-    std::string line, proc_pid;
-    while (std::getline(in, line))
-        if (line.rfind("Pid:", 0) == 0) proc_pid = line.substr(line.find_first_not_of(" \t", 4));
-    if (proc_pid.empty() || proc_pid == "-1" || proc_pid == "0") return;
+    std::string proc_pid = proc_pid_of(pidfd.get());
+    if (proc_pid.empty()) return;
     std::string dir = "/proc/" + proc_pid;
-    // Up to 5 s: on a loaded machine the shell may take more than a second to exec and fork, and
-    // returning early made `see` rows read "hidden" for a process that had not started yet.
     for (int waited = 0; waited < 5000; ++waited) {
         std::string own = cmdline_of(dir);
-        if (own.empty()) return;  // exited already, or a zombie
-        if (own.find(marker) != std::string::npos) {
+        if (!own.empty() && own != shell_cmdline) return;  // the shell exec'd the command
+        if (!own.empty()) {
             auto children = sys::read_file(dir + "/task/" + proc_pid + "/children");
             if (!children.ok()) return;  // no CONFIG_PROC_CHILDREN: do not wait
             std::istringstream kids(*children);
-            std::string kid;
-            while (kids >> kid) {
+            for (std::string kid; kids >> kid;) {
                 std::string theirs = cmdline_of("/proc/" + kid);
                 if (!theirs.empty() && theirs != own) return;
             }
         }
-        (void)sys::sleep_ms(1);
+        // A pidfd turns readable once its process has exited: then there is nothing to wait for.
+        auto ended = sys::poll_readable(pidfd.get(), 1);
+        if (!ended.ok() || *ended) return;
     }
 }
 
 sys::Result<json> spawn_op(OpCall& c) {
     NSLAB_ASSIGN_OR_RETURN(std::string command, arg_string(c.args, "command"));
     std::string marker = new_marker();
-    // The marker is the shell's $0, so `ps -ef` shows it on the shell's line, above COMMAND.
-    NSLAB_ASSIGN_OR_RETURN(pid_t pid, sys::spawn_background({"/bin/sh", "-c", command, marker}));
-    wait_until_started(pid, marker);
+    std::vector<std::string> env = {kMarkerVariable + marker};
+    std::vector<std::string> words = words_of(command);
+    std::string program = plain_words(command) ? find_program(words[0]) : "";
+    pid_t pid = 0;
+    if (!program.empty()) {
+        // `sleep 100 &` in the lab's shell: a child that execs sleep. spawn_background returns once
+        // the execve has succeeded, so the program is in /proc before the next step looks.
+        NSLAB_ASSIGN_OR_RETURN(pid, sys::spawn_background(words, env, program));
+    } else {
+        // Shell syntax: the marker is also the shell's $0, so `ps -ef` shows it above COMMAND.
+        std::vector<std::string> argv = {"/bin/sh", "-c", command, marker};
+        NSLAB_ASSIGN_OR_RETURN(pid, sys::spawn_background(argv, env));
+        std::string shell_cmdline;
+        for (auto& a : argv) shell_cmdline += a + " ";
+        wait_until_command_runs(pid, shell_cmdline);
+    }
     return json{{"kind", "process"}, {"marker", marker}, {"pid", pid}, {"command", command}};
 }
 
@@ -566,10 +639,13 @@ void register_pid_ops(Registry& r) {
     r.add({.name = "spawn",
            .kind = OpKind::action,
            .ns = "pid",
-           .doc = "Starts a shell command in the background as a child of the realm's agent "
-                  "(/bin/sh -c COMMAND MARKER, output to /dev/null). Returns a `process` object "
-                  "{marker, pid}: pid as the realm numbers it; the object is visible where /proc "
-                  "lists a process whose command line holds the marker (what `ps -e` shows).",
+           .doc = "Starts a command in the background as a child of the realm's agent, output to "
+                  "/dev/null: plain words are exec'd directly (the step returns once the program "
+                  "runs), anything else through /bin/sh -c COMMAND MARKER (the step returns once the "
+                  "shell has started a program). Returns a `process` object {marker, pid}: pid as "
+                  "the realm numbers it; the object is visible where /proc lists a process whose "
+                  "environment holds NSLAB_SPAWN=MARKER, or whose command line holds the marker "
+                  "(what `ps -e` shows).",
            .lab = "COMMAND &",
            .args = {{"command", ArgType::string, true, "the command, e.g. sleep 100"}},
            .creates_object = true,

@@ -110,28 +110,61 @@ Status sleep_ms(int ms) {
     return {};
 }
 
-Result<pid_t> spawn_background(const std::vector<std::string>& argv) {
+Result<pid_t> spawn_background(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env,
+                               const std::string& program) {
     if (argv.empty()) return Error::message("spawn_background: empty argv");
+    const std::string& path = program.empty() ? argv[0] : program;
+    // Everything the child needs is built before fork: it only calls async-signal-safe functions.
+    std::vector<char*> a;
+    for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    std::vector<const char*> envp = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                                     "LC_ALL=C", "HOME=/root", "TERM=dumb"};
+    for (auto& e : extra_env) envp.push_back(e.c_str());
+    envp.push_back(nullptr);
+    // execve(2) closes a close-on-exec fd only once it can no longer fail: EOF on this pipe means
+    // the program runs; four bytes mean the child's errno from a failed execve.
+    NSLAB_ASSIGN_OR_RETURN(auto sync, pipe2(O_CLOEXEC));
     pid_t parent = ::getpid();
     pid_t pid = ::fork();
-    if (pid < 0) return Error(errno, "fork() for " + argv[0]);
+    if (pid < 0) {
+        int err = errno;
+        ::close(sync.first);
+        ::close(sync.second);
+        return Error(err, "fork() for " + path);
+    }
     if (pid == 0) {
-        int null_fd = ::open("/dev/null", O_RDWR);
+        // The sync pipe becomes fd 3 (close-on-exec again: dup2 clears the flag); 4 and up close.
+        if (sync.second != 3) {
+            ::dup2(sync.second, 3);
+            ::fcntl(3, F_SETFD, FD_CLOEXEC);
+        }
+        int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
         if (null_fd >= 0) {
             ::dup2(null_fd, 0);
             ::dup2(null_fd, 1);
             ::dup2(null_fd, 2);
         }
-        ::syscall(SYS_close_range, 3U, ~0U, 0);
+        ::syscall(SYS_close_range, 4U, ~0U, 0);
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
-        std::vector<char*> a;
-        for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-        a.push_back(nullptr);
-        const char* envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                              "LC_ALL=C", "HOME=/root", "TERM=dumb", nullptr};
-        ::execve(argv[0].c_str(), a.data(), const_cast<char* const*>(envp));
+        ::execve(path.c_str(), a.data(), const_cast<char* const*>(envp.data()));
+        int err = errno;
+        (void)!::write(3, &err, sizeof err);
         ::_exit(127);
+    }
+    ::close(sync.second);
+    int err = 0;
+    ssize_t n;
+    do {
+        n = ::read(sync.first, &err, sizeof err);
+    } while (n < 0 && errno == EINTR);
+    ::close(sync.first);
+    if (n == static_cast<ssize_t>(sizeof err)) {
+        int status = 0;
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        return Error(err, "execve(" + path + ") in a background child");
     }
     return pid;
 }

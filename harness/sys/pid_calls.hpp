@@ -38,9 +38,13 @@ Result<pid_t> get_owner(int fd);
 // so that a caller waiting for a handler sees it run.
 Status sleep_ms(int ms);
 
-// Starts argv[0] (an absolute path) in the background: stdin, stdout and stderr on /dev/null,
-// every other fd closed, SIGKILL when the caller dies. Returns its pid; the caller reaps it.
-Result<pid_t> spawn_background(const std::vector<std::string>& argv);
+// Starts `program` (an absolute path; "" = argv[0]) with argv in the background: stdin, stdout and stderr on /dev/null,
+// every other fd closed, SIGKILL when the caller dies, `extra_env` ("NAME=value") added to a
+// fixed environment. Returns its pid once its execve has succeeded (a close-on-exec pipe closes
+// then), so the caller's next look at /proc finds the program, never a copy of the caller; an
+// execve that fails is the error (ENOENT, EACCES, ...). The caller reaps the child.
+Result<pid_t> spawn_background(const std::vector<std::string>& argv,
+                               const std::vector<std::string>& extra_env = {}, const std::string& program = "");
 
 // posix_spawn(3) of argv[0] (an absolute path) with stdout on a pipe; returns what it printed once
 // it exited 0. glibc (2.24 and later) spawns with clone(CLONE_VM|CLONE_VFORK): the vfork-then-exec

@@ -56,6 +56,9 @@ struct OpSpec {
     std::vector<ArgSpec> args;
     bool creates_object = false;  // an action whose value is an object a step may name with `as:`
     bool internal = false;        // used by the harness itself, not written in YAML
+    // A probe that measures (seconds between clocks): a number in a cell holds when the observed
+    // number is within this much of it, also for same_as/differs_from/unchanged/changed. 0: exact.
+    double tolerance = 0;
     Handler handler;
 };
 

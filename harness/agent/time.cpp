@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <sstream>
 
 #include "agent/registry.hpp"
@@ -112,26 +113,43 @@ std::string seconds_text(double s) {
     return buf;
 }
 
-// How far the realm's clock is ahead of the caller's: read here, enter the realm's time namespace
-// in a child and read there, read here again; the midpoint makes the fork's cost cancel out.
+// How far a clock read elsewhere (`read_there`, in a child) is ahead of `source` here. The reading
+// is bracketed by two local ones and compared with their midpoint, so its error is at most half
+// the bracket: a bracket wider than kWidestBracketS (a loaded machine) is tried again, and the
+// narrowest of kAttempts kept. The result, in seconds to the millisecond, is judged within
+// kShiftToleranceS (OpSpec::tolerance): far below any offset the experiments tell apart (10 s).
+constexpr double kShiftToleranceS = 2.0;
+constexpr double kWidestBracketS = 1.0;
+constexpr int kAttempts = 10;
+
+sys::Result<json> bracketed_shift(const std::string& source,
+                                  const std::function<sys::Result<std::string>()>& read_there) {
+    double best_width = 0, best_shift = 0;
+    for (int attempt = 0; attempt < kAttempts; ++attempt) {
+        NSLAB_ASSIGN_OR_RETURN(double before, read_source(source));
+        NSLAB_ASSIGN_OR_RETURN(std::string there_text, read_there());
+        NSLAB_ASSIGN_OR_RETURN(double after, read_source(source));
+        double width = after - before, shift = std::stod(there_text) - (before + after) / 2;
+        if (attempt == 0 || width < best_width) best_width = width, best_shift = shift;
+        if (width < kWidestBracketS) break;
+    }
+    return json(std::round(best_shift * 1000) / 1000);
+}
+
 sys::Result<json> clock_ahead_op(OpCall& c) {
     NSLAB_ASSIGN_OR_RETURN(std::string source, arg_string(c.args, "clock"));
     NSLAB_ASSIGN_OR_RETURN(RealmNamespaces target, realm_namespaces(c, 0));
     int fd = target.of(core::Ns::time);
     if (fd < 0) return sys::Error::message("this kernel has no time namespaces");
-    for (int attempt = 0;; ++attempt) {
-        NSLAB_ASSIGN_OR_RETURN(double before, read_source(source));
-        auto read_there = [&]() -> sys::Result<std::string> {
+    auto read_there = [&]() -> sys::Result<std::string> {
+        return sys::run_in_child([&]() -> sys::Result<std::string> {
             // time_namespaces(7): setns(2), unlike unshare(2), moves the caller itself.
             NSLAB_TRY(sys::setns(fd, CLONE_NEWTIME));
             NSLAB_ASSIGN_OR_RETURN(double there, read_source(source));
             return seconds_text(there);
-        };
-        NSLAB_ASSIGN_OR_RETURN(std::string there_text, sys::run_in_child(read_there));
-        NSLAB_ASSIGN_OR_RETURN(double after, read_source(source));
-        if (after - before < 0.5 || attempt == 2)
-            return json(std::llround(std::stod(there_text) - (before + after) / 2));
-    }
+        });
+    };
+    return bracketed_shift(source, read_there);
 }
 
 sys::Result<ino_t> time_for_children_inode() {
@@ -178,39 +196,39 @@ sys::Result<json> unshare_time_shift_op(OpCall& c) {
         NSLAB_TRY(sys::unshare(CLONE_NEWTIME));
         return sys::write_file("/proc/self/timens_offsets", line);
     };
-    NSLAB_ASSIGN_OR_RETURN(double before, read_source("boottime"));
-    std::string seen;
+    std::function<sys::Result<std::string>()> read_seen;
     if (seen_by == "caller" || seen_by == "forked") {
         bool fork_first = seen_by == "forked";
         auto read_here = []() -> sys::Result<std::string> {
             NSLAB_ASSIGN_OR_RETURN(double t, read_source("boottime"));
             return seconds_text(t);
         };
-        auto body = [&]() -> sys::Result<std::string> {
-            NSLAB_TRY(enter_new());
-            return fork_first ? sys::run_in_child(read_here) : read_here();
+        read_seen = [=]() -> sys::Result<std::string> {
+            return sys::run_in_child([&]() -> sys::Result<std::string> {
+                NSLAB_TRY(enter_new());
+                return fork_first ? sys::run_in_child(read_here) : read_here();
+            });
         };
-        NSLAB_ASSIGN_OR_RETURN(seen, sys::run_in_child(body));
     } else if (seen_by == "exec") {
-        NSLAB_ASSIGN_OR_RETURN(seen,
-                               sys::exec_capture(enter_new, "/bin/cat", {"cat", "/proc/uptime"}));
+        read_seen = [=]() { return sys::exec_capture(enter_new, "/bin/cat", {"cat", "/proc/uptime"}); };
     } else if (seen_by == "vfork_exec" || seen_by == "caller_after_vfork_exec") {
         // selftests timens/vfork_exec.c: a vfork child shares the unsharer's memory (and vvar
         // page) until it execs, then enters time_for_children; the unsharer stays where it was.
         bool program = seen_by == "vfork_exec";
-        auto body = [&]() -> sys::Result<std::string> {
-            NSLAB_TRY(enter_new());
-            NSLAB_ASSIGN_OR_RETURN(std::string printed, sys::vfork_exec_capture({"/bin/cat", "/proc/uptime"}));
-            if (program) return printed;
-            NSLAB_ASSIGN_OR_RETURN(double t, read_source("boottime"));
-            return seconds_text(t);
+        read_seen = [=]() -> sys::Result<std::string> {
+            return sys::run_in_child([&]() -> sys::Result<std::string> {
+                NSLAB_TRY(enter_new());
+                NSLAB_ASSIGN_OR_RETURN(std::string printed, sys::vfork_exec_capture({"/bin/cat", "/proc/uptime"}));
+                if (program) return printed;
+                NSLAB_ASSIGN_OR_RETURN(double t, read_source("boottime"));
+                return seconds_text(t);
+            });
         };
-        NSLAB_ASSIGN_OR_RETURN(seen, sys::run_in_child(body));
     } else {
         return sys::Error::message("seen_by must be caller, forked, exec, vfork_exec or caller_after_vfork_exec, not '" +
                                    seen_by + "'");
     }
-    return json(std::llround(std::stod(seen) - before));
+    return bracketed_shift("boottime", read_seen);
 }
 
 sys::Result<json> sleep_until_op(OpCall& c) {
@@ -262,7 +280,7 @@ void register_time_ops(Registry& r) {
          .kind = OpKind::probe,
          .ns = "time",
          .doc =
-             "By how many seconds (rounded) a realm's clock is ahead of the caller's: a throwaway "
+             "By how many seconds (to the ms, judged within 2 s) a realm's clock is ahead of the caller's: a throwaway "
              "child enters the realm's time namespace (setns) to read it. Clocks: monotonic, "
              "boottime, realtime, tai, monotonic_coarse, monotonic_raw (read through the vDSO), "
              "each also as <clock>_syscall (read with syscall(SYS_clock_gettime)); also uptime "
@@ -272,6 +290,7 @@ void register_time_ops(Registry& r) {
                    "the realm (or host) whose clock to compare with the caller's"},
                   {"clock", ArgType::string, true,
                    "which clock or file, e.g. monotonic or uptime"}},
+         .tolerance = kShiftToleranceS,
          .handler = clock_ahead_op});
     r.add({.name = "timens_offsets",
            .kind = OpKind::probe,
@@ -303,6 +322,7 @@ void register_time_ops(Registry& r) {
          .args = {{"boottime", ArgType::integer, true, "the boottime offset to write, in seconds"},
                   {"seen_by", ArgType::string, true,
                    "caller, forked, exec, vfork_exec or caller_after_vfork_exec"}},
+         .tolerance = kShiftToleranceS,
          .handler = unshare_time_shift_op});
     r.add(
         {.name = "write_timens_offsets",

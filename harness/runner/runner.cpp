@@ -449,7 +449,9 @@ void Session::check_expectations(const std::map<std::pair<size_t, std::string>, 
         for (auto& [vantage, m] : x.cells) {
             Cell cell{.vantage = vantage, .observed = render(observed[vantage])};
             auto base = baselines.find({i, vantage});
-            Observations obs{&observed[vantage], base == baselines.end() ? nullptr : &base->second, &observed};
+            const agent::OpSpec* spec = agent::registry().find(x.op);
+            Observations obs{&observed[vantage], base == baselines.end() ? nullptr : &base->second, &observed,
+                             spec ? spec->tolerance : 0};
             cell.ok = judge(m, obs, objects_, cell.expected);
             if (!cell.ok && first_failure.empty())
                 first_failure = x.label() + " from " + vantage + ": expected " + cell.expected + ", saw " + cell.observed;

@@ -1,5 +1,8 @@
 #include "runner/values.hpp"
 
+#include <cmath>
+#include <cstdlib>
+#include <optional>
 #include <regex>
 #include <sstream>
 
@@ -101,6 +104,31 @@ bool equal_values(const json& observed, const json& expected) {
     return render(observed) == render(expected);
 }
 
+// Two numbers within `tolerance` of each other are the same measurement; anything else compares
+// as the matrix shows it.
+// A number, or a YAML scalar that reads as one ("86400", "-10").
+std::optional<double> number_in(const json& v) {
+    if (v.is_number()) return v.get<double>();
+    if (!v.is_string()) return std::nullopt;
+    const std::string& s = v.get_ref<const std::string&>();
+    char* end = nullptr;
+    double d = std::strtod(s.c_str(), &end);
+    if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(d)) return std::nullopt;
+    return d;
+}
+
+bool same_value(const json& a, const json& b, double tolerance) {
+    if (tolerance > 0)
+        if (auto x = number_in(a), y = number_in(b); x && y) return std::fabs(*x - *y) <= tolerance;
+    return a == b;
+}
+
+std::string tolerance_text(double tolerance) {
+    std::ostringstream out;
+    out << " ± " << tolerance;
+    return out.str();
+}
+
 }  // namespace
 
 bool judge(const experiment::Matcher& m, const Observations& obs, const Objects& objects, std::string& expected_text) {
@@ -119,13 +147,19 @@ bool judge(const experiment::Matcher& m, const Observations& obs, const Objects&
         expected_text = shown.describe();
     }
     const json& seen = *obs.observed;
+    const bool measured = obs.tolerance > 0 && seen.is_number();
     switch (m.kind) {
-        case MatcherKind::equals: return equal_values(seen, value);
+        case MatcherKind::equals:
+            if (measured && number_in(value)) {
+                expected_text += tolerance_text(obs.tolerance);
+                return same_value(seen, value, obs.tolerance);
+            }
+            return equal_values(seen, value);
         case MatcherKind::unchanged:
         case MatcherKind::changed: {
             if (!obs.baseline) return false;
             expected_text += " (was " + render(*obs.baseline) + ")";
-            bool same = seen == *obs.baseline;
+            bool same = same_value(seen, *obs.baseline, obs.tolerance);
             return m.kind == MatcherKind::unchanged ? same : !same;
         }
         case MatcherKind::contains: return contains(seen, render(value));
@@ -137,7 +171,8 @@ bool judge(const experiment::Matcher& m, const Observations& obs, const Objects&
             auto other = obs.row->find(m.vantage);
             if (other == obs.row->end()) return false;
             expected_text += " (" + render(other->second) + ")";
-            bool same = seen == other->second;
+            bool same = same_value(seen, other->second, obs.tolerance);
+            if (measured) expected_text += tolerance_text(obs.tolerance);
             return m.kind == MatcherKind::same_as ? same : !same;
         }
         case MatcherKind::visible: return render(seen) == "visible";

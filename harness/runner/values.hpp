@@ -24,6 +24,7 @@ struct Observations {
     const json* observed = nullptr;
     const json* baseline = nullptr;  // the same probe before the steps (for unchanged/changed)
     const std::map<std::string, json>* row = nullptr;  // vantage -> observed, for same_as
+    double tolerance = 0;  // the probe's (agent::OpSpec::tolerance): numbers this close are equal
 };
 // Whether the observed value satisfies the matcher. Substitution errors make it fail with text.
 bool judge(const experiment::Matcher& m, const Observations& obs, const Objects& objects, std::string& expected_text);

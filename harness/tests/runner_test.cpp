@@ -203,5 +203,29 @@ TEST(Values, MatchersJudgeObservations) {
     EXPECT_TRUE(judge({.kind = MatcherKind::equals, .value = "3"}, runner::json(3)));
 }
 
+// A measured shift (clock_ahead, unshare_time_shift) holds within the probe's tolerance: a slow
+// machine's milliseconds pass, a kernel that ignored a 10 s offset does not.
+TEST(Values, MeasuredNumbersAreJudgedWithinTheProbesTolerance) {
+    using experiment::Matcher;
+    using experiment::MatcherKind;
+    runner::Objects none;
+    std::string shown;
+    auto judge = [&](Matcher m, const runner::json& seen, double tolerance,
+                     const std::map<std::string, runner::json>* row = nullptr) {
+        return runner::judge(m, {.observed = &seen, .row = row, .tolerance = tolerance}, none, shown);
+    };
+    EXPECT_TRUE(judge({.kind = MatcherKind::equals, .value = "86400"}, runner::json(86399.992), 2.0));
+    EXPECT_NE(shown.find("86400 ± 2"), std::string::npos) << shown;
+    EXPECT_TRUE(judge({.kind = MatcherKind::equals, .value = "-10"}, runner::json(-11.5), 2.0));
+    EXPECT_FALSE(judge({.kind = MatcherKind::equals, .value = "-10"}, runner::json(0.001), 2.0));
+    EXPECT_FALSE(judge({.kind = MatcherKind::equals, .value = "86400"}, runner::json(0.3), 2.0));
+    EXPECT_FALSE(judge({.kind = MatcherKind::equals, .value = "86400"}, runner::json(86399.992), 0))
+        << "without a tolerance the comparison is exact";
+    std::map<std::string, runner::json> row{{"A", 3600.004}, {"B", 3599.998}, {"host", 0.001}};
+    EXPECT_TRUE(judge({.kind = MatcherKind::same_as, .vantage = "B"}, row["A"], 2.0, &row));
+    EXPECT_TRUE(judge({.kind = MatcherKind::differs_from, .vantage = "host"}, row["A"], 2.0, &row));
+    EXPECT_FALSE(judge({.kind = MatcherKind::differs_from, .vantage = "B"}, row["A"], 2.0, &row));
+}
+
 }  // namespace
 }  // namespace nslab

@@ -30,12 +30,14 @@ bool unpopulated(const std::string& dir) {
     return true;
 }
 
-// "nslab-lab-PID-N" of a runner that is still alive (this one included) is not ours to take.
-bool owned_by_live_runner(const std::string& name) {
-    const std::string prefix = "nslab-lab-";
-    if (name.rfind(prefix, 0) != 0) return false;
-    std::string pid = name.substr(prefix.size(), name.find('-', prefix.size()) - prefix.size());
-    return !pid.empty() && sys::lstat_path("/proc/" + pid).ok();
+// A lab cgroup whose runner is alive: that runner holds LOCK_SH on it, so LOCK_EX|LOCK_NB fails
+// with EWOULDBLOCK. The probe's own lock goes when the fd closes.
+bool held_by_live_runner(const std::string& dir) {
+    auto fd = sys::open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (!fd.ok()) return false;
+    core::UniqueFd probe(*fd);
+    auto locked = sys::flock_fd(probe.get(), LOCK_EX | LOCK_NB);
+    return !locked.ok() && locked.error().err() == EWOULDBLOCK;
 }
 
 struct MountRow {
@@ -153,7 +155,7 @@ void remove_dead_lab_cgroups(const std::vector<std::string>& extra_parents) {
         auto entries = sys::list_dir(dir);
         if (!entries.ok()) continue;
         for (auto& e : *entries)
-            if (e.rfind("nslab-", 0) == 0 && !owned_by_live_runner(e) && unpopulated(dir + "/" + e))
+            if (e.rfind("nslab-", 0) == 0 && unpopulated(dir + "/" + e) && !held_by_live_runner(dir + "/" + e))
                 (void)remove_cgroup_tree(dir + "/" + e);
     }
 }

@@ -1,6 +1,11 @@
 // Cgroups are not objects of any namespace: a cgroup a lab makes (the cgroup experiments' sandbox,
-// "nslab-*" below the lab's cgroup namespace root) and the lab's own cgroup ("nslab-lab-PID-N",
+// "nslab-*" below the lab's cgroup namespace root) and the lab's own cgroup ("nslab-lab-RUN-N",
 // runner/lab_cgroup.hpp) outlive the lab. They are removed once their labs are gone.
+//
+// Who owns a lab cgroup is told by flock(2), which holds across PID namespaces and pid reuse: its
+// runner holds LOCK_SH on the directory from before the directory can be seen until it is removed
+// (creation happens under LOCK_SH on the parent, a sweep under LOCK_EX), and the lock goes with
+// the runner's last fd when it dies, however it dies.
 #pragma once
 
 #include <string>
@@ -23,9 +28,9 @@ std::vector<std::string> own_child_cgroups(const std::vector<std::string>& extra
 // Removes a cgroup and its descendants, deepest first (EBUSY while a process is in one).
 sys::Status remove_cgroup_tree(const std::string& dir);
 // Removes every unpopulated "nslab-*" cgroup tree below the runner's v2 cgroup and the extra
-// parents, holding the same flock on each directory that agent/cgroup.cpp takes while it makes
-// and enters a sandbox. A lab cgroup "nslab-lab-PID-N" is left to its runner while PID lives
-// (it is made empty, then the lab starts in it).
+// parents, holding LOCK_EX on each parent (the lock agent/cgroup.cpp takes while it makes and
+// enters a sandbox, and LabCgroup::create while it makes a lab's). A lab cgroup whose runner still
+// holds its lock is left alone, whichever runner, namespace or container that is.
 void remove_dead_lab_cgroups(const std::vector<std::string>& extra_parents = {});
 
 }  // namespace nslab::runner

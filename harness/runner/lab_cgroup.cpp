@@ -1,9 +1,15 @@
 #include "runner/lab_cgroup.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
 #include <chrono>
 #include <memory>
 #include <sstream>
@@ -92,9 +98,11 @@ Plan plan_for(const LabLimits& limits, bool lab_in_user_namespace) {
     return p;
 }
 
+const std::string kLabPrefix = "nslab-lab-";
+
 std::string next_name() {
     static std::atomic<unsigned> seq{0};
-    return "nslab-lab-" + std::to_string(::getpid()) + "-" + std::to_string(seq.fetch_add(1));
+    return kLabPrefix + run_id() + "-" + std::to_string(seq.fetch_add(1));
 }
 
 sys::Status write_limit(const std::string& dir, const std::string& file, unsigned long long value) {
@@ -104,6 +112,27 @@ sys::Status write_limit(const std::string& dir, const std::string& file, unsigne
 }
 
 }  // namespace
+
+const std::string& run_id() {
+    static const std::string id = [] {
+        std::string tag;
+        if (const char* t = ::getenv("NSLAB_RUN_TAG"))
+            for (const char* c = t; *c; ++c)
+                if (std::isalnum(static_cast<unsigned char>(*c)) || *c == '_') tag += *c;
+        unsigned random = 0;
+        if (!sys::getrandom_bytes(&random, sizeof random).ok()) random = static_cast<unsigned>(::time(nullptr));
+        char buf[16];
+        std::snprintf(buf, sizeof buf, "%08x", random);
+        return (tag.empty() ? "" : tag + ".") + std::to_string(::getpid()) + "." + buf;
+    }();
+    return id;
+}
+
+bool lab_cgroup_made_by(const std::string& path, const std::string& prefix) {
+    size_t slash = path.rfind('/');
+    std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+    return name.rfind(kLabPrefix + prefix, 0) == 0;
+}
 
 std::string describe_pids_bound(const LabLimits& limits, bool lab_in_user_namespace) {
     if (!limits.max_pids) return "none: --max-pids 0";
@@ -140,61 +169,79 @@ sys::Result<LabCgroup> LabCgroup::create(const LabLimits& limits, bool lab_in_us
     return create(limits, *plan_lab_cgroups(limits, lab_in_user_namespace), options);
 }
 
+sys::Result<core::UniqueFd> LabCgroup::make_locked(const std::string& parent, const std::string& name) {
+    // A sweep (remove_dead_lab_cgroups) holds LOCK_EX on the parent: under LOCK_SH here it cannot
+    // see the new directory before it carries this runner's lock.
+    NSLAB_ASSIGN_OR_RETURN(int pfd, sys::open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    core::UniqueFd parent_lock(pfd);
+    NSLAB_TRY(sys::flock_fd(parent_lock.get(), LOCK_SH));
+    std::string dir = parent + "/" + name;
+    NSLAB_TRY(sys::cgroup_mkdir(dir));
+    dirs_.push_back(dir);
+    NSLAB_ASSIGN_OR_RETURN(int fd, sys::open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    core::UniqueFd own(fd);
+    NSLAB_TRY(sys::flock_fd(own.get(), LOCK_SH));
+    return own;
+}
+
 sys::Result<LabCgroup> LabCgroup::create(const LabLimits& limits, const LabCgroupPlan& p,
                                          launch::LabOptions& options) {
     LabCgroup cg;
     const std::string name = next_name();
+    // options is filled only once everything is made: a failure leaves it as it was (no fd that
+    // this object's destruction closes).
+    int cgroup_fd = -1;
+    std::vector<std::string> procs_files;
     if (!p.v2_parent.empty()) {
-        std::string dir = p.v2_parent + "/" + name;
-        NSLAB_TRY(sys::cgroup_mkdir(dir));
-        cg.dirs_.push_back(dir);
+        NSLAB_ASSIGN_OR_RETURN(core::UniqueFd fd, cg.make_locked(p.v2_parent, name));
+        const std::string& dir = cg.dirs_.back();
+        cgroup_fd = fd.get();
+        cg.locks_.push_back(std::move(fd));
         // pids.max counts tasks (threads too) in the cgroup and below; fork/clone fail with EAGAIN.
         if (p.v2_pids) NSLAB_TRY(write_limit(dir, "pids.max", limits.max_pids));
         if (p.v2_memory) {
             NSLAB_TRY(write_limit(dir, "memory.max", limits.max_memory));
             (void)sys::write_file(dir + "/memory.swap.max", "0");  // absent without swap accounting
         }
-        NSLAB_ASSIGN_OR_RETURN(int fd, sys::open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-        cg.v2_fd_ = core::UniqueFd(fd);
-        options.cgroup_fd = fd;
     }
-    // cgroup v1: one directory per hierarchy; the lab is written into each before it runs.
+    // cgroup v1: one directory per hierarchy; the lab's init writes itself into each first thing.
     if (!p.v1_pids_parent.empty()) {
-        std::string dir = p.v1_pids_parent + "/" + name;
-        NSLAB_TRY(sys::cgroup_mkdir(dir));
-        cg.dirs_.push_back(dir);
-        NSLAB_TRY(write_limit(dir, "pids.max", limits.max_pids));
-        options.procs_files.push_back(dir + "/cgroup.procs");
+        NSLAB_ASSIGN_OR_RETURN(core::UniqueFd fd, cg.make_locked(p.v1_pids_parent, name));
+        cg.locks_.push_back(std::move(fd));
+        NSLAB_TRY(write_limit(cg.dirs_.back(), "pids.max", limits.max_pids));
+        procs_files.push_back(cg.dirs_.back() + "/cgroup.procs");
     }
     if (!p.v1_memory_parent.empty()) {
-        std::string dir = p.v1_memory_parent + "/" + name;
-        NSLAB_TRY(sys::cgroup_mkdir(dir));
-        cg.dirs_.push_back(dir);
-        NSLAB_TRY(write_limit(dir, "memory.limit_in_bytes", limits.max_memory));
-        options.procs_files.push_back(dir + "/cgroup.procs");
+        NSLAB_ASSIGN_OR_RETURN(core::UniqueFd fd, cg.make_locked(p.v1_memory_parent, name));
+        cg.locks_.push_back(std::move(fd));
+        NSLAB_TRY(write_limit(cg.dirs_.back(), "memory.limit_in_bytes", limits.max_memory));
+        procs_files.push_back(cg.dirs_.back() + "/cgroup.procs");
     }
+    if (cgroup_fd >= 0) options.cgroup_fd = cgroup_fd;
+    for (auto& f : procs_files) options.procs_files.push_back(f);
     if (p.rlimit) options.nproc_limit = limits.max_pids;
     return cg;
 }
 
 bool LabCgroup::remove() {
-    v2_fd_.reset();
     bool all = true;
+    // Deepest last made first: the lab's tasks left every hierarchy at once, but a v1 hierarchy
+    // may keep a dying task a moment (RCU) after its PID namespace's init has been reaped.
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     for (auto& dir : dirs_) {
-        // The lab's init is reaped only after every process of its PID namespace has exited
-        // (zap_pid_ns_processes), but a cgroup may report itself populated a moment longer.
-        auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-        for (;;) {
+        for (auto pause = std::chrono::milliseconds(1);; pause = std::min(pause * 2, std::chrono::milliseconds(50))) {
             auto s = remove_cgroup_tree(dir);
             if (s.ok() || s.error().err() == ENOENT) break;
             if (s.error().err() != EBUSY || std::chrono::steady_clock::now() > until) {
                 all = false;
                 break;
             }
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            std::this_thread::sleep_for(pause);
         }
     }
     dirs_.clear();
+    // Only now: a directory that could not be removed becomes a dead runner's, for the next sweep.
+    locks_.clear();
     return all;
 }
 

@@ -1,12 +1,14 @@
 // Each lab's own cgroup: a bound on its tasks (pids.max, so that a fork bomb inside a realm stops
 // at the limit) and optionally on its memory. Which mechanism applies is found by probing:
-//  - cgroup v2: a child "nslab-lab-PID-N" of a parent whose cgroup.subtree_control enables the
+//  - cgroup v2: a child "nslab-lab-RUN-N" of a parent whose cgroup.subtree_control enables the
 //    controller; the lab starts in it with clone3(CLONE_INTO_CGROUP) (kernel 5.7+).
 //  - cgroup v1: the same child in the pids (memory) hierarchy below our own cgroup there; the
 //    lab's init moves itself there (cgroup.procs) before it runs anything.
 //  - neither: RLIMIT_NPROC in the lab, counted per (user namespace, uid) since ucounts (5.14), so
 //    it bounds a lab owned by a user namespace when we are not root (root is exempt).
 // The cgroup is removed when this object dies, after the lab (rmdir is EBUSY while populated).
+// RUN identifies this process ([TAG.]PID.RANDOM, see run_id()); its lock on each directory says it
+// is alive (runner/cgroup_cleanup.hpp).
 #pragma once
 
 #include <memory>
@@ -35,6 +37,14 @@ bool pids_bound_available(const LabLimits& limits, bool lab_in_user_namespace);
 struct LabCgroupPlan;
 std::shared_ptr<const LabCgroupPlan> plan_lab_cgroups(const LabLimits& limits, bool lab_in_user_namespace);
 
+// This process's identity in its labs' cgroup names: "PID.RANDOM", prefixed by "TAG." when the
+// environment has NSLAB_RUN_TAG=TAG (letters, digits, '_'), so that a caller that starts runners
+// (a test, a CI job) can tell their cgroups from everyone else's.
+const std::string& run_id();
+// Whether a lab cgroup's name (or path) was made by a runner whose run id starts with `prefix`
+// ("TAG." for every runner started with that tag, or run_id() for this one).
+bool lab_cgroup_made_by(const std::string& path, const std::string& prefix);
+
 class LabCgroup {
 public:
     LabCgroup() = default;
@@ -50,12 +60,16 @@ public:
                                          launch::LabOptions& options);
     // The directories made, for messages and tests.
     const std::vector<std::string>& dirs() const { return dirs_; }
-    // Removes the directories now (the lab must be gone); false when one is still busy.
+    // Removes the directories now (the lab must be gone), waiting up to 10 s for the kernel to let
+    // go of one (rmdir is EBUSY until the last task has left it); false when one is still busy.
     bool remove();
 
 private:
+    // Makes parent/name under LOCK_SH on parent and returns it open with LOCK_SH held.
+    sys::Result<core::UniqueFd> make_locked(const std::string& parent, const std::string& name);
     std::vector<std::string> dirs_;
-    core::UniqueFd v2_fd_;  // the v2 directory, for CLONE_INTO_CGROUP
+    std::vector<core::UniqueFd> locks_;  // one per directory, each holding LOCK_SH; the v2 one
+                                         // (first) is also the CLONE_INTO_CGROUP fd
 };
 
 // Parent directories under which labs' cgroups are made on this machine (for the leak check and

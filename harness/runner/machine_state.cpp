@@ -105,24 +105,13 @@ std::vector<std::string> descendants() {
     return out;
 }
 
-// Lab cgroups ("PARENT/nslab-lab-PID-N") in a parent shared with other runners (the v1 pids
-// hierarchy, the v2 root) are ours when PID is this process or one below it; those of a runner
-// that is gone are kept too, as leftovers. Another live runner's labs are not ours to judge.
-std::vector<std::string> ours(std::vector<std::string> cgroups, const std::vector<std::string>& processes) {
+// Lab cgroups ("PARENT/nslab-lab-RUN-N") sit in parents shared with every other runner (the v1
+// pids hierarchy, the v2 root): only those made by runners whose run id starts with `runs` are
+// this snapshot's to judge. Other cgroups (below our own v2 cgroup) are all ours.
+std::vector<std::string> ours(std::vector<std::string> cgroups, const std::string& runs) {
     std::vector<std::string> out;
-    const std::string self = std::to_string(::getpid()), marker = "/nslab-lab-";
-    for (auto& c : cgroups) {
-        auto at = c.find(marker);
-        if (at == std::string::npos) {
-            out.push_back(c);
-            continue;
-        }
-        std::string pid = c.substr(at + marker.size());
-        pid = pid.substr(0, pid.find('-'));
-        bool below = std::any_of(processes.begin(), processes.end(),
-                                 [&](const std::string& p) { return p.rfind(pid + " ", 0) == 0; });
-        if (pid == self || below || !sys::lstat_path("/proc/" + pid).ok()) out.push_back(c);
-    }
+    for (auto& c : cgroups)
+        if (c.find("/nslab-lab-") == std::string::npos || lab_cgroup_made_by(c, runs)) out.push_back(c);
     return out;
 }
 
@@ -136,9 +125,9 @@ void diff(std::vector<std::string>& out, const std::string& what, const std::vec
 
 }  // namespace
 
-MachineState snapshot_machine() { return snapshot_machine(lab_cgroup_parents(LabLimits{})); }
+MachineState snapshot_machine(const std::string& runs) { return snapshot_machine(lab_cgroup_parents(LabLimits{}), runs); }
 
-MachineState snapshot_machine(const std::vector<std::string>& cgroup_parents) {
+MachineState snapshot_machine(const std::vector<std::string>& cgroup_parents, const std::string& runs) {
     MachineState s;
     s.hostname = sys::gethostname().ok() ? *sys::gethostname() : "";
     s.domainname = sys::getdomainname().ok() ? *sys::getdomainname() : "";
@@ -147,7 +136,7 @@ MachineState snapshot_machine(const std::vector<std::string>& cgroup_parents) {
     s.posix = posix_objects();
     s.links = links();
     s.processes = sorted(descendants());
-    s.cgroups = sorted(ours(own_child_cgroups(cgroup_parents), s.processes));
+    s.cgroups = sorted(ours(own_child_cgroups(cgroup_parents), runs));
     return s;
 }
 

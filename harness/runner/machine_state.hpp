@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "runner/lab_cgroup.hpp"
+
 namespace nslab::runner {
 
 struct MachineState {
@@ -20,9 +22,11 @@ struct MachineState {
 };
 
 // cgroup_parents: where labs' cgroups are made (runner::lab_cgroup_parents); default: as probed
-// with the default limits.
-MachineState snapshot_machine();
-MachineState snapshot_machine(const std::vector<std::string>& cgroup_parents);
+// with the default limits. runs: whose lab cgroups count, a prefix of their runners' run ids
+// (runner::run_id()): this process's own by default, "TAG." for the runners a test started with
+// NSLAB_RUN_TAG=TAG. Another runner's labs, alive or left behind, are not this snapshot's leaks.
+MachineState snapshot_machine(const std::string& runs = run_id());
+MachineState snapshot_machine(const std::vector<std::string>& cgroup_parents, const std::string& runs = run_id());
 
 // Lines such as "mount added: /tmp/x ..." or "process left: 4242 nslab-agent"; empty when equal.
 std::vector<std::string> describe_leaks(const MachineState& before, const MachineState& after);

@@ -24,7 +24,7 @@ Status flock_fd(int fd, int operation) {
         const char* op = (operation & LOCK_EX)   ? "LOCK_EX"
                          : (operation & LOCK_SH) ? "LOCK_SH"
                                                  : "LOCK_UN";
-        return Error(errno, "flock(fd=" + std::to_string(fd) + ", " + op + ")");
+        return Error(errno, "flock(fd=" + std::to_string(fd) + ", " + op + ((operation & LOCK_NB) ? "|LOCK_NB" : "") + ")");
     }
     return {};
 }

@@ -14,6 +14,7 @@
 #include <sys/mount.h>
 #include <sys/msg.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
@@ -256,6 +257,15 @@ Result<int> fcntl_getfl(int fd) {
 Status close_range_from(unsigned first) {
     if (::syscall(SYS_close_range, first, ~0U, 0) < 0)
         return last_error("close_range(" + std::to_string(first) + ", ~0)");
+    return {};
+}
+
+Status getrandom_bytes(void* buf, size_t n) {
+    ssize_t got;
+    while ((got = ::getrandom(buf, n, 0)) < 0 && errno == EINTR) {
+    }
+    if (got < 0) return last_error("getrandom(" + std::to_string(n) + " bytes)");
+    if (static_cast<size_t>(got) != n) return Error::message("getrandom: short read");
     return {};
 }
 

@@ -39,6 +39,7 @@ Status dup2(int from, int to);
 Status set_cloexec(int fd, bool on);
 Result<int> fcntl_getfl(int fd);
 Status close_range_from(unsigned first);  // closes every fd >= first
+Status getrandom_bytes(void* buf, size_t n);  // getrandom(2), all n bytes or an error
 Result<std::pair<int, int>> pipe2(int flags);
 
 // ---- processes ---------------------------------------------------------------------------

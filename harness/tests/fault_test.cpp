@@ -20,6 +20,7 @@
 
 #include "runner/lab_cgroup.hpp"
 #include "runner/machine_state.hpp"
+#include "run_tag.hpp"
 #include "sys/syscalls.hpp"
 
 namespace nslab {
@@ -95,7 +96,7 @@ void expect_complete_and_clean(const NslabRun& run, size_t experiments) {
 void expect_no_process_left() {
     while (::waitpid(-1, nullptr, WNOHANG) > 0) {
     }
-    runner::MachineState now = runner::snapshot_machine();
+    runner::MachineState now = runner::snapshot_machine(test::tagged_runs());
     EXPECT_TRUE(now.processes.empty()) << joined(now.processes);
 }
 
@@ -104,11 +105,11 @@ protected:
     void SetUp() override {
         // As subreaper, anything that escaped a lab would be re-parented to us and seen.
         ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
-        before_ = runner::snapshot_machine();
+        before_ = runner::snapshot_machine(test::tagged_runs());
     }
     void TearDown() override {
         expect_no_process_left();
-        auto leaks = runner::describe_leaks(before_, runner::snapshot_machine());
+        auto leaks = runner::describe_leaks(before_, runner::snapshot_machine(test::tagged_runs()));
         EXPECT_TRUE(leaks.empty()) << joined(leaks);
     }
     runner::MachineState before_;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "runner/machine_state.hpp"
+#include "run_tag.hpp"
 #include "sys/syscalls.hpp"
 
 namespace nslab {
@@ -34,7 +35,7 @@ std::string joined(const std::vector<std::string>& v) {
 TEST(MachineState, WholeCatalogueAndFaultsLeaveNothingBehind) {
     // As subreaper, any process a lab leaked would be re-parented to us and be seen below.
     ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
-    runner::MachineState before = runner::snapshot_machine();
+    runner::MachineState before = runner::snapshot_machine(test::tagged_runs());
     std::string out;
     int code = run_nslab("run -j 2 --quiet-pass --check-leaks " + std::string(NSLAB_SOURCE_DIR) + "/suites", out);
     EXPECT_EQ(code, 0) << out;
@@ -45,14 +46,14 @@ TEST(MachineState, WholeCatalogueAndFaultsLeaveNothingBehind) {
     EXPECT_EQ(fault_out.find("LEAK"), std::string::npos) << fault_out;
     while (::waitpid(-1, nullptr, WNOHANG) > 0) {
     }
-    runner::MachineState after = runner::snapshot_machine();
+    runner::MachineState after = runner::snapshot_machine(test::tagged_runs());
     auto leaks = runner::describe_leaks(before, after);
     EXPECT_TRUE(leaks.empty()) << joined(leaks);
 }
 
 // The check is able to fail: a change made on purpose is seen and named.
 TEST(MachineState, SnapshotNamesAnIpcObjectAndAChildLeftBehind) {
-    runner::MachineState before = runner::snapshot_machine();
+    runner::MachineState before = runner::snapshot_machine(test::tagged_runs());
     auto id = sys::shmget(0x6e736c7f, 64, 0600 | IPC_CREAT | IPC_EXCL);
     ASSERT_TRUE(id.ok()) << id.error().describe();
     pid_t child = ::fork();
@@ -60,14 +61,14 @@ TEST(MachineState, SnapshotNamesAnIpcObjectAndAChildLeftBehind) {
         ::pause();
         ::_exit(0);
     }
-    auto leaks = runner::describe_leaks(before, runner::snapshot_machine());
+    auto leaks = runner::describe_leaks(before, runner::snapshot_machine(test::tagged_runs()));
     ::kill(child, SIGKILL);
     ::waitpid(child, nullptr, 0);
     ASSERT_TRUE(sys::shm_remove(*id).ok());
     std::string text = joined(leaks);
     EXPECT_NE(text.find("System V IPC object added: shm key=1853058175"), std::string::npos) << text;
     EXPECT_NE(text.find("process left: " + std::to_string(child)), std::string::npos) << text;
-    EXPECT_TRUE(runner::describe_leaks(before, runner::snapshot_machine()).empty());
+    EXPECT_TRUE(runner::describe_leaks(before, runner::snapshot_machine(test::tagged_runs())).empty());
 }
 
 // SIGINT in the middle of a run: the hanging experiment is cut short, the rest are reported as
@@ -101,7 +102,7 @@ void interrupt_mid_run(int sig, const std::string& name) {
     EXPECT_NE(text->find("not run: the run was interrupted by " + name), std::string::npos) << *text;
     while (::waitpid(-1, nullptr, WNOHANG) > 0) {
     }
-    runner::MachineState now = runner::snapshot_machine();
+    runner::MachineState now = runner::snapshot_machine(test::tagged_runs());
     EXPECT_TRUE(now.processes.empty()) << joined(now.processes);
 }
 

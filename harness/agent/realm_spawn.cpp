@@ -14,6 +14,7 @@
 #include "agent/registry.hpp"
 #include "core/id_map.hpp"
 #include "core/namespace_kind.hpp"
+#include "sys/pid_calls.hpp"
 #include "sys/syscalls.hpp"
 #include "sys/user_calls.hpp"
 
@@ -155,6 +156,8 @@ sys::Result<json> spawn_realm(OpCall& c) {
 
     // Time is entered in the child (see child_setup), never through clone3's CLONE_NEWTIME.
     unsigned clone_mask = plan.new_mask & ~core::ns_bit(core::Ns::time);
+    // pid_namespaces(7): a child in a new PID namespace sees its parent as pid 0.
+    const pid_t parent_seen_by_child = (clone_mask & core::ns_bit(core::Ns::pid)) ? 0 : sys::getpid();
     NSLAB_ASSIGN_OR_RETURN(sys::CloneResult cr,
                            sys::clone3(static_cast<uint64_t>(core::clone_flags_of(clone_mask)) | CLONE_PIDFD));
     if (cr.pid == 0) {
@@ -162,6 +165,9 @@ sys::Result<json> spawn_realm(OpCall& c) {
         parent_end.reset();
         sync_w.reset();
         (void)sys::prctl_set_pdeathsig(SIGKILL);
+        // The agent died before prctl took effect (the check cannot see it across a new PID
+        // namespace, where the lab's end is the socket: the agent's end closed, hello fails).
+        if (sys::getppid() != parent_seen_by_child) sys::exit_now(3);
         auto s = child_setup(plan, sync_r.get(), c.fds_in);
         if (!s.ok()) {
             send_setup_error(child_end.get(), s.error());

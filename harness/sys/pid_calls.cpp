@@ -208,6 +208,7 @@ Result<std::string> vfork_exec_capture(const std::vector<std::string>& argv) {
 
 Result<std::string> run_in_child(const std::function<Result<std::string>()>& body, int timeout_ms) {
     NSLAB_ASSIGN_OR_RETURN(auto fds, pipe2(O_CLOEXEC));
+    pid_t parent = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0) {
         int err = errno;
@@ -218,6 +219,7 @@ Result<std::string> run_in_child(const std::function<Result<std::string>()>& bod
     if (pid == 0) {
         ::close(fds.first);
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
         // One record: "V" and the value, or "E", the errno, a newline and the error's description.
         std::string out;
         try {
@@ -248,6 +250,7 @@ Result<std::string> run_in_child(const std::function<Result<std::string>()>& bod
     int rfd = fds.first;
     std::string out;
     bool timed_out = false;
+    int poll_error = 0;
     struct timespec start {};
     ::clock_gettime(CLOCK_MONOTONIC, &start);
     char buf[4096];
@@ -264,6 +267,7 @@ Result<std::string> run_in_child(const std::function<Result<std::string>()>& bod
         };
         int r = ::poll(&p, 1, static_cast<int>(timeout_ms - elapsed));
         if (r < 0 && errno == EINTR) continue;
+        if (r < 0) poll_error = errno;
         if (r <= 0) {
             timed_out = r == 0;
             break;
@@ -274,10 +278,12 @@ Result<std::string> run_in_child(const std::function<Result<std::string>()>& bod
         out.append(buf, static_cast<size_t>(n));
     }
     ::close(rfd);
-    if (timed_out) ::kill(pid, SIGKILL);
+    // A child we stopped listening to is killed before the wait, or waitpid could block forever.
+    if (timed_out || poll_error) ::kill(pid, SIGKILL);
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
+    if (poll_error) return Error(poll_error, "poll() on a scenario child's report (pid " + std::to_string(pid) + ")");
     if (timed_out)
         return Error(ETIMEDOUT, "a scenario child (pid " + std::to_string(pid) +
                                     ") did not finish within " + std::to_string(timeout_ms) +

@@ -807,7 +807,7 @@ std::optional<Matcher> FileLoader::matcher(const YAML::Node& n, bool see_row, co
     }
     if (n.IsMap()) {
         if (n.size() != 1) {
-            error(n, what + " must have exactly one matcher key (equals, contains, not_contains, count, matches, same_as, differs_from)");
+            error(n, what + " must have exactly one matcher key (equals, contains, not_contains, count, matches, same_as, differs_from, error)");
             return std::nullopt;
         }
         auto it = n.begin();
@@ -820,11 +820,11 @@ std::optional<Matcher> FileLoader::matcher(const YAML::Node& n, bool see_row, co
         static const std::map<std::string, MatcherKind> kinds = {
             {"equals", MatcherKind::equals},   {"contains", MatcherKind::contains}, {"not_contains", MatcherKind::not_contains},
             {"count", MatcherKind::count},     {"matches", MatcherKind::matches},   {"same_as", MatcherKind::same_as},
-            {"differs_from", MatcherKind::differs_from}};
+            {"differs_from", MatcherKind::differs_from}, {"error", MatcherKind::error}};
         auto kind = kinds.find(k);
         if (kind == kinds.end()) {
             error(it->first, "unknown matcher '" + k + "' in " + what +
-                                 " (expected one of: equals, contains, not_contains, count, matches, same_as, differs_from)");
+                                 " (expected one of: equals, contains, not_contains, count, matches, same_as, differs_from, error)");
             return std::nullopt;
         }
         m.kind = kind->second;
@@ -847,6 +847,10 @@ std::optional<Matcher> FileLoader::matcher(const YAML::Node& n, bool see_row, co
         } else {
             auto t = text(v, "'" + k + "' in " + what);
             if (!t) return std::nullopt;
+            if (m.kind == MatcherKind::error && !errno_names().count(*t)) {
+                error(v, "'" + *t + "' in " + what + " is not an errno name (such as EPERM, EINVAL, ENOENT)");
+                return std::nullopt;
+            }
             if (m.kind == MatcherKind::matches) {
                 try {
                     std::regex re(*t);

@@ -19,6 +19,7 @@ std::string matcher_kind_name(MatcherKind k) {
         case MatcherKind::differs_from: return "differs_from";
         case MatcherKind::visible: return "visible";
         case MatcherKind::hidden: return "hidden";
+        case MatcherKind::error: return "error";
     }
     return "?";
 }
@@ -43,6 +44,7 @@ std::string Matcher::describe() const {
         case MatcherKind::matches: return "matches /" + text_of(value) + "/";
         case MatcherKind::same_as: return "same as " + vantage;
         case MatcherKind::differs_from: return "differs from " + vantage;
+        case MatcherKind::error: return "error " + text_of(value);
     }
     return "?";
 }

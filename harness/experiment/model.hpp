@@ -34,12 +34,13 @@ enum class MatcherKind {
     differs_from,  // observed != what vantage `realm` observed in this row
     visible,       // `see:` rows: the object can be seen from here
     hidden,        // `see:` rows: it cannot
+    error,         // the probe failed with errno `value` ("EPERM"); the only matcher a failed probe passes
 };
 std::string matcher_kind_name(MatcherKind k);
 
 struct Matcher {
     MatcherKind kind = MatcherKind::equals;
-    json value;           // for equals/contains/not_contains/count/matches (strings may hold ${alias.field})
+    json value;           // for equals/contains/not_contains/count/matches/error (strings may hold ${alias.field})
     std::string vantage;  // for same_as / differs_from
     Mark mark;
     std::string describe() const;  // "virtualisation", "unchanged", "contains 0x1234", ...

@@ -213,9 +213,9 @@ private:
     bool start_realms();
     bool launchers_started_one_agent_each();
     bool run_steps();
-    void check_expectations(const std::map<std::pair<size_t, std::string>, json>& baselines);
+    void check_expectations(const std::map<std::pair<size_t, std::string>, Observation>& baselines);
     sys::Result<agent::Reply> probe(const Expectation& x, const std::string& vantage);
-    bool record_baselines(std::map<std::pair<size_t, std::string>, json>& baselines);
+    bool record_baselines(std::map<std::pair<size_t, std::string>, Observation>& baselines);
 };
 
 void Session::run(const RunOptions& options, LabFactory* labs) {
@@ -239,7 +239,7 @@ void Session::run(const RunOptions& options, LabFactory* labs) {
     bool realms_ok = start_realms();
     lap(ph.realms);
     if (!realms_ok) return;
-    std::map<std::pair<size_t, std::string>, json> baselines;
+    std::map<std::pair<size_t, std::string>, Observation> baselines;
     bool steps_ok = record_baselines(baselines) && run_steps();
     lap(ph.steps);
     if (!steps_ok) return;
@@ -360,7 +360,7 @@ sys::Result<agent::Reply> Session::probe(const Expectation& x, const std::string
     return reply;
 }
 
-bool Session::record_baselines(std::map<std::pair<size_t, std::string>, json>& baselines) {
+bool Session::record_baselines(std::map<std::pair<size_t, std::string>, Observation>& baselines) {
     for (size_t i = 0; i < e_.expect.size(); ++i) {
         const Expectation& x = e_.expect[i];
         for (auto& [vantage, m] : x.cells) {
@@ -370,7 +370,7 @@ bool Session::record_baselines(std::map<std::pair<size_t, std::string>, json>& b
                 finish(Outcome::broken, lab_death() + "probing " + x.label() + " from " + vantage + " before the steps: " + reply.error().describe());
                 return false;
             }
-            baselines[{i, vantage}] = reply->ok ? reply->value : json("error: " + reply->error.describe());
+            baselines[{i, vantage}] = reply->ok ? Observation::of_value(reply->value) : Observation::of_error(reply->error);
         }
     }
     return true;
@@ -430,24 +430,24 @@ bool Session::run_steps() {
     return true;
 }
 
-void Session::check_expectations(const std::map<std::pair<size_t, std::string>, json>& baselines) {
+void Session::check_expectations(const std::map<std::pair<size_t, std::string>, Observation>& baselines) {
     bool all_ok = true;
     std::string first_failure;
     for (size_t i = 0; i < e_.expect.size(); ++i) {
         const Expectation& x = e_.expect[i];
         Row row{.label = x.label(), .mark = x.mark, .why = x.why};
-        std::map<std::string, json> observed;
+        std::map<std::string, Observation> observed;
         for (auto& [vantage, m] : x.cells) {
             auto reply = probe(x, vantage);
             if (!reply.ok()) {
                 return finish(Outcome::broken, (timed_out(reply.error()) ? time_limit_text() : lab_death() + reply.error().describe()) + " (probing " +
                                                    x.label() + " from " + vantage + ")");
             }
-            observed[vantage] = reply->ok ? reply->value : json("error: " + reply->error.describe());
+            observed[vantage] = reply->ok ? Observation::of_value(reply->value) : Observation::of_error(reply->error);
         }
         row.ok = true;
         for (auto& [vantage, m] : x.cells) {
-            Cell cell{.vantage = vantage, .observed = render(observed[vantage])};
+            Cell cell{.vantage = vantage, .observed = observed[vantage].text()};
             auto base = baselines.find({i, vantage});
             const agent::OpSpec* spec = agent::registry().find(x.op);
             Observations obs{&observed[vantage], base == baselines.end() ? nullptr : &base->second, &observed,

@@ -131,6 +131,8 @@ std::string tolerance_text(double tolerance) {
 
 }  // namespace
 
+std::string Observation::text() const { return error ? "error: " + error->describe() : render(value); }
+
 bool judge(const experiment::Matcher& m, const Observations& obs, const Objects& objects, std::string& expected_text) {
     using experiment::MatcherKind;
     expected_text = m.describe();
@@ -146,7 +148,15 @@ bool judge(const experiment::Matcher& m, const Observations& obs, const Objects&
         shown.value = value;
         expected_text = shown.describe();
     }
-    const json& seen = *obs.observed;
+    const Observation& o = *obs.observed;
+    if (m.kind == MatcherKind::error) {
+        return o.error && sys::errno_name(o.error->err()) == render(value);
+    }
+    if (o.error) {
+        expected_text += " (the probe failed)";
+        return false;
+    }
+    const json& seen = o.value;
     const bool measured = obs.tolerance > 0 && seen.is_number();
     switch (m.kind) {
         case MatcherKind::equals:
@@ -158,8 +168,9 @@ bool judge(const experiment::Matcher& m, const Observations& obs, const Objects&
         case MatcherKind::unchanged:
         case MatcherKind::changed: {
             if (!obs.baseline) return false;
-            expected_text += " (was " + render(*obs.baseline) + ")";
-            bool same = same_value(seen, *obs.baseline, obs.tolerance);
+            expected_text += " (was " + obs.baseline->text() + ")";
+            if (obs.baseline->error) return false;  // nothing to compare with
+            bool same = same_value(seen, obs.baseline->value, obs.tolerance);
             return m.kind == MatcherKind::unchanged ? same : !same;
         }
         case MatcherKind::contains: return contains(seen, render(value));
@@ -170,13 +181,15 @@ bool judge(const experiment::Matcher& m, const Observations& obs, const Objects&
         case MatcherKind::differs_from: {
             auto other = obs.row->find(m.vantage);
             if (other == obs.row->end()) return false;
-            expected_text += " (" + render(other->second) + ")";
-            bool same = same_value(seen, other->second, obs.tolerance);
+            expected_text += " (" + other->second.text() + ")";
+            if (other->second.error) return false;  // nothing to compare with
+            bool same = same_value(seen, other->second.value, obs.tolerance);
             if (measured) expected_text += tolerance_text(obs.tolerance);
             return m.kind == MatcherKind::same_as ? same : !same;
         }
         case MatcherKind::visible: return render(seen) == "visible";
         case MatcherKind::hidden: return render(seen) == "hidden";
+        case MatcherKind::error: break;  // judged above
     }
     return false;
 }

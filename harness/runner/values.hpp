@@ -2,6 +2,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 
 #include "experiment/model.hpp"
@@ -20,13 +21,24 @@ sys::Result<std::string> substitute(const std::string& text, const Objects& obje
 // field is a number becomes that number (so integer arguments can be references).
 sys::Result<json> substitute_all(const json& v, const Objects& objects);
 
+// What a probe answered from one vantage: a value, or the error it failed with (errno and call).
+// A failed probe is never judged as if its message were a value: only an `error: ERRNO` matcher
+// passes it, and a row that compares with it (same_as, unchanged, ...) does not hold.
+struct Observation {
+    json value;
+    std::optional<sys::Error> error;
+    static Observation of_value(json v) { return {std::move(v), std::nullopt}; }
+    static Observation of_error(sys::Error e) { return {json(), std::move(e)}; }
+    std::string text() const;  // a matrix cell: the rendered value, or "error: CALL: ERRNO (...)"
+};
+
 struct Observations {
-    const json* observed = nullptr;
-    const json* baseline = nullptr;  // the same probe before the steps (for unchanged/changed)
-    const std::map<std::string, json>* row = nullptr;  // vantage -> observed, for same_as
+    const Observation* observed = nullptr;
+    const Observation* baseline = nullptr;  // the same probe before the steps (for unchanged/changed)
+    const std::map<std::string, Observation>* row = nullptr;  // vantage -> observed, for same_as
     double tolerance = 0;  // the probe's (agent::OpSpec::tolerance): numbers this close are equal
 };
-// Whether the observed value satisfies the matcher. Substitution errors make it fail with text.
+// Whether the observation satisfies the matcher. Substitution errors make it fail with text.
 bool judge(const experiment::Matcher& m, const Observations& obs, const Objects& objects, std::string& expected_text);
 
 }  // namespace nslab::runner

@@ -183,9 +183,15 @@ TEST(Values, MatchersJudgeObservations) {
     runner::Objects none;
     std::string shown;
     runner::json list = {"0x1", "0x2"};
-    auto judge = [&](Matcher m, const runner::json& seen, const runner::json* base = nullptr,
-                     const std::map<std::string, runner::json>* row = nullptr) {
-        return runner::judge(m, {&seen, base, row}, none, shown);
+    auto judge = [&](Matcher m, const runner::json& value, const runner::json* base_value = nullptr,
+                     const std::map<std::string, runner::json>* row_values = nullptr) {
+        auto seen = runner::Observation::of_value(value);
+        std::optional<runner::Observation> base;
+        if (base_value) base = runner::Observation::of_value(*base_value);
+        std::map<std::string, runner::Observation> row;
+        if (row_values)
+            for (auto& [k, v] : *row_values) row[k] = runner::Observation::of_value(v);
+        return runner::judge(m, {&seen, base ? &*base : nullptr, &row}, none, shown);
     };
     EXPECT_TRUE(judge({.kind = MatcherKind::count, .value = 2}, list));
     EXPECT_FALSE(judge({.kind = MatcherKind::count, .value = 3}, list));
@@ -203,6 +209,32 @@ TEST(Values, MatchersJudgeObservations) {
     EXPECT_TRUE(judge({.kind = MatcherKind::equals, .value = "3"}, runner::json(3)));
 }
 
+// A failed probe is an error, not a value: only `error: ERRNO` passes it, and no comparison with
+// it holds — before, `unchanged`, `same_as` and `not_contains` passed on the text "error: ...".
+TEST(Values, AFailedProbePassesOnlyItsErrorMatcher) {
+    using experiment::Matcher;
+    using experiment::MatcherKind;
+    runner::Objects none;
+    std::string shown;
+    auto failed = runner::Observation::of_error(sys::Error(EPERM, "sethostname(x)"));
+    auto value = runner::Observation::of_value("vm");
+    std::map<std::string, runner::Observation> row{{"A", failed}, {"B", failed}, {"host", value}};
+    auto judge = [&](Matcher m, const runner::Observation& seen, const runner::Observation* base = nullptr) {
+        return runner::judge(m, {&seen, base, &row}, none, shown);
+    };
+    EXPECT_TRUE(judge({.kind = MatcherKind::error, .value = "EPERM"}, failed));
+    EXPECT_FALSE(judge({.kind = MatcherKind::error, .value = "EACCES"}, failed));
+    EXPECT_FALSE(judge({.kind = MatcherKind::error, .value = "EPERM"}, value)) << "a value is not an error";
+    EXPECT_FALSE(judge({.kind = MatcherKind::unchanged}, failed, &failed)) << "two failures are not an unchanged value";
+    EXPECT_FALSE(judge({.kind = MatcherKind::unchanged}, value, &failed));
+    EXPECT_FALSE(judge({.kind = MatcherKind::same_as, .vantage = "B"}, failed));
+    EXPECT_FALSE(judge({.kind = MatcherKind::differs_from, .vantage = "A"}, value));
+    EXPECT_FALSE(judge({.kind = MatcherKind::not_contains, .value = "x"}, failed));
+    EXPECT_NE(shown.find("the probe failed"), std::string::npos) << shown;
+    EXPECT_FALSE(judge({.kind = MatcherKind::matches, .value = "EPERM"}, failed)) << "errors are matched by errno, not text";
+    EXPECT_EQ(failed.text().rfind("error: sethostname(x): EPERM", 0), 0u) << failed.text();
+}
+
 // A measured shift (clock_ahead, unshare_time_shift) holds within the probe's tolerance: a slow
 // machine's milliseconds pass, a kernel that ignored a 10 s offset does not.
 TEST(Values, MeasuredNumbersAreJudgedWithinTheProbesTolerance) {
@@ -210,9 +242,13 @@ TEST(Values, MeasuredNumbersAreJudgedWithinTheProbesTolerance) {
     using experiment::MatcherKind;
     runner::Objects none;
     std::string shown;
-    auto judge = [&](Matcher m, const runner::json& seen, double tolerance,
-                     const std::map<std::string, runner::json>* row = nullptr) {
-        return runner::judge(m, {.observed = &seen, .row = row, .tolerance = tolerance}, none, shown);
+    auto judge = [&](Matcher m, const runner::json& value, double tolerance,
+                     const std::map<std::string, runner::json>* row_values = nullptr) {
+        auto seen = runner::Observation::of_value(value);
+        std::map<std::string, runner::Observation> row;
+        if (row_values)
+            for (auto& [k, v] : *row_values) row[k] = runner::Observation::of_value(v);
+        return runner::judge(m, {.observed = &seen, .row = &row, .tolerance = tolerance}, none, shown);
     };
     EXPECT_TRUE(judge({.kind = MatcherKind::equals, .value = "86400"}, runner::json(86399.992), 2.0));
     EXPECT_NE(shown.find("86400 ± 2"), std::string::npos) << shown;

@@ -13,6 +13,7 @@
 #include <cctype>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <sstream>
 
 #include "agent/registry.hpp"
@@ -115,12 +116,12 @@ std::string cmdline_of(const std::string& proc_dir) {
     return *text;
 }
 
-// Whether /proc/PID's environment holds NSLAB_SPAWN=marker. proc(5): environ needs ptrace read
-// access (same ids, or CAP_SYS_PTRACE over the process's user namespace); the cmdline check below
-// covers a shell's $0 where it does not.
-bool environ_has(const std::string& proc_dir, const std::string& entry) {
+// proc(5): whether /proc/PID's environment holds NSLAB_SPAWN=marker; nullopt when it cannot be
+// read (environ needs ptrace read access: same ids, or CAP_SYS_PTRACE over the process's user
+// namespace — a sibling user namespace has neither).
+std::optional<bool> environ_has(const std::string& proc_dir, const std::string& entry) {
     auto text = sys::read_file(proc_dir + "/environ");
-    if (!text.ok()) return false;
+    if (!text.ok()) return std::nullopt;
     for (size_t at = 0; at < text->size();) {
         size_t end = text->find('\0', at);
         if (end == std::string::npos) end = text->size();
@@ -130,16 +131,40 @@ bool environ_has(const std::string& proc_dir, const std::string& entry) {
     return false;
 }
 
+// proc(5): field 22 of /proc/PID/stat, the start time in clock ticks after boot (world-readable;
+// shifted by the reader's boottime offset, the same for readers in one time namespace).
+std::string start_time_of(const std::string& proc_dir) {
+    auto stat = sys::read_file(proc_dir + "/stat");
+    if (!stat.ok()) return "";
+    size_t close = stat->rfind(')');
+    if (close == std::string::npos) return "";
+    std::istringstream f(stat->substr(close + 2));
+    std::string field;
+    for (int i = 3; i <= 22 && (f >> field); ++i) {
+    }
+    return field;
+}
+
 // pid_namespaces(7): /proc lists the processes of the PID namespace its procfs was mounted in,
-// so this answers what `ps -e` would show from here.
+// so this answers what `ps -e` would show from here. A process is the spawned one when its
+// environment holds the marker; where the environment cannot be read, when its start time and
+// command line are the ones the spawner recorded (both world-readable, as ps reads them).
 sys::Result<bool> process_visible(const json& object) {
     NSLAB_ASSIGN_OR_RETURN(std::string marker, arg_string(object, "marker"));
     const std::string entry = kMarkerVariable + marker;
+    const std::string start = object.value("start", std::string()), cmdline = object.value("cmdline", std::string());
     NSLAB_ASSIGN_OR_RETURN(auto entries, sys::list_dir("/proc"));
     for (auto& name : entries) {
         if (!all_digits(name)) continue;
         std::string dir = "/proc/" + name;
-        if (environ_has(dir, entry) || cmdline_of(dir).find(marker) != std::string::npos) return true;
+        std::string own = cmdline_of(dir);
+        if (own.find(marker) != std::string::npos) return true;  // the shell of a `sh -c` spawn
+        std::optional<bool> marked = environ_has(dir, entry);
+        if (marked) {
+            if (*marked) return true;
+        } else if (!start.empty() && own == cmdline && start_time_of(dir) == start) {
+            return true;
+        }
     }
     return false;
 }
@@ -220,10 +245,19 @@ sys::Result<json> spawn_op(OpCall& c) {
     std::vector<std::string> words = words_of(command);
     std::string program = plain_words(command) ? find_program(words[0]) : "";
     pid_t pid = 0;
+    std::string start, cmdline;
     if (!program.empty()) {
         // `sleep 100 &` in the lab's shell: a child that execs sleep. spawn_background returns once
         // the execve has succeeded, so the program is in /proc before the next step looks.
         NSLAB_ASSIGN_OR_RETURN(pid, sys::spawn_background(words, env, program));
+        // What another vantage that cannot read its environment identifies it by (process_visible).
+        if (auto fd = sys::pidfd_open(pid); fd.ok()) {
+            core::UniqueFd pidfd(*fd);
+            if (std::string proc_pid = proc_pid_of(pidfd.get()); !proc_pid.empty()) {
+                start = start_time_of("/proc/" + proc_pid);
+                cmdline = cmdline_of("/proc/" + proc_pid);
+            }
+        }
     } else {
         // Shell syntax: the marker is also the shell's $0, so `ps -ef` shows it above COMMAND.
         std::vector<std::string> argv = {"/bin/sh", "-c", command, marker};
@@ -232,7 +266,9 @@ sys::Result<json> spawn_op(OpCall& c) {
         for (auto& a : argv) shell_cmdline += a + " ";
         wait_until_command_runs(pid, shell_cmdline);
     }
-    return json{{"kind", "process"}, {"marker", marker}, {"pid", pid}, {"command", command}};
+    json object{{"kind", "process"}, {"marker", marker}, {"pid", pid}, {"command", command}};
+    if (!start.empty()) object["start"] = start, object["cmdline"] = cmdline;
+    return object;
 }
 
 sys::Result<json> kill_op(OpCall& c) {

@@ -15,11 +15,13 @@
 #include <thread>
 
 #include "agent/agent.hpp"
+#include "cli/doctor_command.hpp"
 #include "cli/grade_command.hpp"
 #include "cli/listing.hpp"
 #include "experiment/loader.hpp"
 #include "report/report.hpp"
 #include "runner/interrupt.hpp"
+#include "runner/machine_facts.hpp"
 #include "runner/machine_state.hpp"
 #include "runner/runner.hpp"
 
@@ -152,10 +154,12 @@ int run_command(const RunArgs& a) {
         std::cerr << "nslab: " << launcher_error << "\n";
         return kExitBadInput;
     }
-    runner::RunOptions options = runner::default_options();
+    runner::RunOptions options = runner::default_options(a.user_lab);
+    // What this machine allows, said once before the results (the details: `nslab doctor`).
+    if (auto choice = runner::choose_lab_mode(runner::machine_facts(), a.user_lab); !choice.summary.empty())
+        std::cerr << "nslab: " << choice.summary << " (`nslab doctor` says more)\n";
     options.jobs = a.jobs;
     if (a.timeout > 0) options.timeout_s = a.timeout;
-    if (a.user_lab) options.lab_in_user_namespace = true;
     options.launcher = launcher;
     options.limits.max_pids = a.max_pids;
     options.limits.cgroup_parent = a.cgroup_parent;
@@ -314,6 +318,12 @@ int main(int argc, char** argv) {
     grade_cmd->add_option("--timeout", grade.timeout, "Time limit per experiment, seconds (overrides the assignment)")
         ->check(CLI::Range(0.1, 600.0));
 
+    cli::DoctorArgs doctor;
+    auto* doctor_cmd = app.add_subcommand("doctor", "Say what this machine lets nslab do, what is missing, what it costs and the fix");
+    doctor_cmd->add_option("paths", doctor.paths, "Suite files or directories to cost")->default_val(std::vector<std::string>{"suites"});
+    doctor_cmd->add_option("--format", doctor.format, "pretty or json")->check(CLI::IsMember({"pretty", "json"}));
+    doctor_cmd->add_flag("--user-lab", doctor.user_lab, "As `nslab run --user-lab` would run");
+
     app.add_subcommand("agent", "Run an agent (for launchers): nslab agent [--lab] --fd N | --socket PATH");
 
     try {
@@ -326,6 +336,7 @@ int main(int argc, char** argv) {
         if (*run_cmd) return run_command(run);
         if (*validate_cmd) return validate_command(validate_paths);
         if (*grade_cmd) return grade_command(grade);
+        if (*doctor_cmd) return cli::doctor_command(doctor);
         if (*list_cmd && list_markdown) {
             print_registry_markdown(std::cout);
             return 0;

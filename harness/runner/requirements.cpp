@@ -3,11 +3,10 @@
 #include <sched.h>
 #include <unistd.h>
 
-#include <mutex>
 #include <sstream>
 
-#include "core/child.hpp"
 #include "core/namespace_kind.hpp"
+#include "runner/machine_facts.hpp"
 #include "sys/syscalls.hpp"
 
 namespace nslab::runner {
@@ -42,20 +41,7 @@ std::optional<std::string> find_on_path(const std::string& tool) {
     return std::nullopt;
 }
 
-bool can_create_user_namespace() {
-    static std::once_flag once;
-    static bool result = false;
-    std::call_once(once, [] {
-        // Probe by doing it: a child in a new user namespace that exits at once.
-        auto c = sys::clone3(CLONE_NEWUSER | CLONE_PIDFD);
-        if (!c.ok()) return;
-        if (c->pid == 0) ::_exit(0);
-        core::Child child(c->pid, core::UniqueFd(c->pidfd));
-        auto st = child.wait_for(std::chrono::seconds(5));
-        result = st.ok() && *st && **st == 0;
-    });
-    return result;
-}
+bool can_create_user_namespace() { return machine_facts().userns_errno == 0; }
 
 namespace {
 bool has_posix_message_queues() {
@@ -66,8 +52,10 @@ bool has_posix_message_queues() {
 }
 }  // namespace
 
-std::optional<std::string> unmet_requirement(const experiment::Experiment& e, bool lab_in_user_namespace) {
+std::optional<std::string> unmet_requirement(const experiment::Experiment& e, bool lab_in_user_namespace,
+                                             const std::string& root_unavailable) {
     const auto& req = e.requires_;
+    if (req.root && !root_unavailable.empty()) return root_unavailable;
     if (req.root && ::geteuid() != 0)
         return "needs root on the machine (running as uid " + std::to_string(::geteuid()) + ")";
     // user_namespaces(7): a lab owned by a user namespace maps only its creator's id, so even
@@ -85,8 +73,7 @@ std::optional<std::string> unmet_requirement(const experiment::Experiment& e, bo
             return "this kernel has no " + std::string(k.name) + " namespaces (/proc/self/ns/" + std::string(k.name) +
                    " is missing; see " + std::string(k.manpage) + ")";
     if ((req.userns || lab_in_user_namespace || (used & core::ns_bit(core::Ns::user))) && !can_create_user_namespace())
-        return "cannot create user namespaces here (check /proc/sys/user/max_user_namespaces and "
-               "kernel.unprivileged_userns_clone or an AppArmor/SELinux policy)";
+        return "needs user namespaces: " + namespace_failure_cause(machine_facts(), machine_facts().userns_errno, true);
     if (req.posix_mq && !has_posix_message_queues())
         return "this kernel has no POSIX message queues (mq_getsetattr is ENOSYS: CONFIG_POSIX_MQUEUE is off)";
     for (auto& tool : req.tools)

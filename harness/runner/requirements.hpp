@@ -8,10 +8,12 @@
 
 namespace nslab::runner {
 
-// The reason this machine cannot run the experiment, or nullopt if it can.
-std::optional<std::string> unmet_requirement(const experiment::Experiment& e, bool lab_in_user_namespace);
+// The reason this machine cannot run the experiment, or nullopt if it can. root_unavailable: why
+// this run has no root's own lab (RunOptions::root_unavailable), said to experiments that need one.
+std::optional<std::string> unmet_requirement(const experiment::Experiment& e, bool lab_in_user_namespace,
+                                             const std::string& root_unavailable = "");
 
-// Probes (cached): can this process create a user namespace? (clone3 of a child that exits at once)
+// Probed once (machine_facts): can this process create a user namespace?
 bool can_create_user_namespace();
 // "5.15.0-91-generic" >= "5.6"?
 bool kernel_at_least(const std::string& release, const std::string& minimum);

@@ -20,6 +20,7 @@
 #include "launch/launcher.hpp"
 #include "runner/cgroup_cleanup.hpp"
 #include "runner/interrupt.hpp"
+#include "runner/machine_facts.hpp"
 #include "runner/requirements.hpp"
 #include "runner/topology.hpp"
 #include "runner/values.hpp"
@@ -520,7 +521,13 @@ ExperimentResult run_one(const Experiment& e, const RunOptions& options, LabFact
     r.tags = e.tags;
     r.vantages = e.vantages();
     auto t0 = Clock::now();
-    if (auto reason = unmet_requirement(e, options.lab_in_user_namespace)) {
+    if (!options.no_lab.empty()) {
+        r.outcome = Outcome::broken;
+        r.reason = options.no_lab;
+        r.duration_ms = ms_since(t0);
+        return r;
+    }
+    if (auto reason = unmet_requirement(e, options.lab_in_user_namespace, options.root_unavailable)) {
         r.outcome = Outcome::skip;
         r.reason = *reason;
         r.duration_ms = ms_since(t0);
@@ -559,9 +566,12 @@ ExperimentResult run_one(const Experiment& e, const RunOptions& options, LabFact
 
 }  // namespace
 
-RunOptions default_options() {
+RunOptions default_options(bool user_lab) {
     RunOptions o;
-    o.lab_in_user_namespace = ::geteuid() != 0;
+    LabModeChoice choice = choose_lab_mode(machine_facts(), user_lab);
+    o.lab_in_user_namespace = choice.mode == LabMode::user_namespace || (choice.mode == LabMode::none && ::geteuid() != 0);
+    o.root_unavailable = choice.root_unavailable;
+    o.no_lab = choice.none_reason;
     return o;
 }
 

@@ -18,6 +18,11 @@ struct RunOptions {
     double default_timeout_s = 10;
     // Own each lab by a new user namespace: required when not root, possible as root.
     bool lab_in_user_namespace = false;
+    // Why an experiment that needs root's own lab cannot have one in this run, with the fix
+    // (runner/machine_facts.hpp choose_lab_mode); "" when it can.
+    std::string root_unavailable;
+    // Why no lab at all can be made here (cause and fix): every experiment is BROKEN with it.
+    std::string no_lab;
     int jobs = 1;
     // Start every realm this way instead of as its file says (`nslab run --launcher unshare`,
     // or an assignment's command template when grading).
@@ -26,7 +31,10 @@ struct RunOptions {
     LabLimits limits;
 };
 
-RunOptions default_options();  // lab_in_user_namespace when not root
+// Labs as this machine allows (machine_facts, choose_lab_mode): root's own when the runner is
+// root with the capabilities they need, else owned by a user namespace; user_lab asks for the
+// latter even as root.
+RunOptions default_options(bool user_lab = false);
 
 ExperimentResult run_experiment(const experiment::Experiment& e, const RunOptions& options);
 

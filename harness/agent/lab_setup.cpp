@@ -17,7 +17,15 @@ sys::Status setup_lab() {
     // pid_namespaces(7): /proc shows the PID namespace of the procfs mount, not of the reader.
     NSLAB_TRY(sys::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC));
     // sysfs shows the network namespace of its mounter (/sys/class/net): mount the lab's own.
-    NSLAB_TRY(sys::mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC));
+    const unsigned long sysfs_flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    if (auto rw = sys::mount("sysfs", "/sys", "sysfs", sysfs_flags); !rw.ok()) {
+        // In a user namespace a new sysfs may not be less restricted than the one visible
+        // (fs/namespace.c mount_too_revealing: a read-only /sys is locked read-only), as in a
+        // container whose /sys is read-only: the lab's own sysfs is then read-only too.
+        if (rw.error().err() != EPERM) return rw;
+        auto ro = sys::mount("sysfs", "/sys", "sysfs", sysfs_flags | MS_RDONLY);
+        if (!ro.ok()) return std::move(rw).error().context("mounting the lab's sysfs (read-only too: " + ro.error().describe() + ")");
+    }
     // External launchers exec nslab-agent by path inside the lab: when it was built under /tmp, keep
     // its directory reachable through the lab's own /tmp (a bind of the directory as it was).
     core::UniqueFd agent_dir;

@@ -383,6 +383,8 @@ std::optional<Experiment> FileLoader::experiment(const YAML::Node& n, const std:
                     if (auto b = boolean(val, "'requires: userns'")) e.requires_.userns = *b;
                 } else if (k == "posix_mq") {
                     if (auto b = boolean(val, "'requires: posix_mq'")) e.requires_.posix_mq = *b;
+                } else if (k == "writable_sysfs") {
+                    if (auto b = boolean(val, "'requires: writable_sysfs'")) e.requires_.writable_sysfs = *b;
                 } else if (k == "kernel") {
                     if (auto t = text(val, "'requires: kernel'")) {
                         static const std::regex ver("[0-9]+(\\.[0-9]+){0,2}");
@@ -402,7 +404,7 @@ std::optional<Experiment> FileLoader::experiment(const YAML::Node& n, const std:
                 }
                 return true;
             },
-            {"root", "userns", "posix_mq", "kernel", "tools", "launcher"});
+            {"root", "userns", "posix_mq", "writable_sysfs", "kernel", "tools", "launcher"});
     }
     if (auto v = f->find("realms"); v != f->end()) realms(v->second, e);
     if (errors_.size() != errors_before) return std::nullopt;  // steps refer to realms: stop here

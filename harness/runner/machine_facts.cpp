@@ -165,6 +165,15 @@ std::string namespace_failure_cause(const MachineFacts& facts, int err, bool use
 
 LabModeChoice choose_lab_mode(const MachineFacts& facts, bool user_lab_requested) {
     LabModeChoice c;
+    // mount_namespaces(7): a lab makes its / private first, which needs / to be a mount point
+    // (EINVAL otherwise); and the kernel refuses user namespaces to a chrooted process.
+    if (!facts.root_is_mount_point) {
+        c.mode = LabMode::none;
+        c.none_reason = "no lab can be made here: " + namespace_failure_cause(facts, EINVAL, false);
+        c.summary = c.none_reason;
+        c.root_unavailable = c.none_reason;
+        return c;
+    }
     std::vector<int> missing = missing_root_lab_capabilities(facts);
     std::string names;
     for (int cap : missing) names += (names.empty() ? "" : ", ") + capability_name(cap);

@@ -74,6 +74,11 @@ std::optional<std::string> unmet_requirement(const experiment::Experiment& e, bo
                    " is missing; see " + std::string(k.manpage) + ")";
     if ((req.userns || lab_in_user_namespace || (used & core::ns_bit(core::Ns::user))) && !can_create_user_namespace())
         return "needs user namespaces: " + namespace_failure_cause(machine_facts(), machine_facts().userns_errno, true);
+    // fs/namespace.c mount_too_revealing: in a user namespace a new sysfs may not be less
+    // restricted than the visible one, and a container's read-only /sys is locked read-only.
+    if (req.writable_sysfs && lab_in_user_namespace && machine_facts().sys_read_only)
+        return "needs a read-write sysfs, and /sys is read-only here while labs are owned by a user namespace "
+               "(in Docker: /sys is read-only without --privileged; run as root with the capabilities `nslab doctor` names)";
     if (req.posix_mq && !has_posix_message_queues())
         return "this kernel has no POSIX message queues (mq_getsetattr is ENOSYS: CONFIG_POSIX_MQUEUE is off)";
     for (auto& tool : req.tools)

@@ -119,6 +119,8 @@ std::optional<unsigned long long> parse_bytes(const std::string& text) {
 
 // SIGINT/SIGTERM are taken by a thread of their own (blocked everywhere else): the first stops the
 // run cleanly — live labs killed, the report still written — and a second one exits at once.
+// pid_namespaces(7): a PID namespace's init (nslab as a container's PID 1) gets no signal whose
+// disposition is the default; a blocked signal that sigwait() takes is delivered all the same.
 void start_signal_thread() {
     sigset_t set;
     sigemptyset(&set);
@@ -137,6 +139,7 @@ void start_signal_thread() {
 }
 
 int run_command(const RunArgs& a) {
+    start_signal_thread();  // first: SIGTERM must stop a run from its start, also as PID 1
     auto loaded = experiment::load_paths(a.paths);
     if (!loaded.ok()) {
         print_load_errors(loaded);
@@ -171,7 +174,6 @@ int run_command(const RunArgs& a) {
         }
         options.limits.max_memory = *bytes;
     }
-    start_signal_thread();
     runner::MachineState before;
     const auto cgroup_parents = runner::lab_cgroup_parents(options.limits);
     if (a.check_leaks) {

@@ -3,6 +3,8 @@
 // are exactly as before. The same snapshot backs `nslab run --check-leaks`.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <sys/ipc.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -75,22 +77,49 @@ TEST(MachineState, SnapshotNamesAnIpcObjectAndAChildLeftBehind) {
 // not run, the JSON report is complete and valid, and no process is left.
 // The runner stopped by SIGINT (a terminal's ^C) or SIGTERM (a CI job cancelled) mid-run: labs
 // killed, a complete report written, exit 128+signal, no process left.
-void interrupt_mid_run(int sig, const std::string& name) {
+// as_pid1: nslab runs as the init of a new PID namespace, as a container's PID 1 does, where the
+// kernel drops signals left at their default disposition (pid_namespaces(7)). A middle process
+// unshares the PID namespace (unshare(CLONE_NEWPID) moves only its children, and the test never
+// changes its own namespaces), forks nslab as that namespace's PID 1, sends its pid up a pipe and
+// exits with nslab's exit code; the middle uses async-signal-safe calls only.
+void interrupt_mid_run(int sig, const std::string& name, bool as_pid1 = false) {
     ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     std::string report = "/tmp/nslab-interrupt-" + std::to_string(::getpid()) + ".json";
-    pid_t pid = ::fork();
-    if (pid == 0) {
-        std::string bin = std::string(NSLAB_BIN_DIR) + "/nslab";
-        std::string faults = std::string(NSLAB_SOURCE_DIR) + "/fixtures/faults/hang.yaml";
+    std::string bin = std::string(NSLAB_BIN_DIR) + "/nslab";
+    std::string faults = std::string(NSLAB_SOURCE_DIR) + "/fixtures/faults/hang.yaml";
+    auto exec_nslab = [&] {
         ::execl(bin.c_str(), "nslab", "run", faults.c_str(), "--timeout", "60", "--format", "json", "-o", report.c_str(),
                 static_cast<char*>(nullptr));
         ::_exit(127);
+    };
+    int up[2];
+    ASSERT_EQ(::pipe2(up, O_CLOEXEC), 0);
+    pid_t waited = ::fork();  // nslab itself, or the middle process
+    if (waited == 0) {
+        if (!as_pid1) exec_nslab();
+        if (::unshare(CLONE_NEWPID) != 0) ::_exit(126);
+        pid_t nslab = ::fork();
+        if (nslab == 0) exec_nslab();
+        (void)!::write(up[1], &nslab, sizeof nslab);
+        int st = 0;
+        while (::waitpid(nslab, &st, 0) < 0) {
+        }
+        ::_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 125);
     }
+    ::close(up[1]);
+    pid_t pid = waited;
+    if (as_pid1) {
+        ASSERT_EQ(::read(up[0], &pid, sizeof pid), static_cast<ssize_t>(sizeof pid));
+        auto status = sys::read_file("/proc/" + std::to_string(pid) + "/status");
+        ASSERT_TRUE(status.ok());
+        EXPECT_NE(status->find("NSpid:\t" + std::to_string(pid) + "\t1\n"), std::string::npos) << *status;
+    }
+    ::close(up[0]);
     ::usleep(500 * 1000);  // the first experiment is now sleeping in its lab
     auto t0 = std::chrono::steady_clock::now();
     ASSERT_EQ(::kill(pid, sig), 0);
     int status = 0;
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_EQ(::waitpid(waited, &status, 0), waited);
     EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
     ASSERT_TRUE(WIFEXITED(status));
     EXPECT_EQ(WEXITSTATUS(status), 128 + sig);
@@ -108,6 +137,7 @@ void interrupt_mid_run(int sig, const std::string& name) {
 
 TEST(Interrupt, SigintMidRunKillsLabsAndWritesACompleteReport) { interrupt_mid_run(SIGINT, "SIGINT"); }
 TEST(Interrupt, SigtermMidRunKillsLabsAndWritesACompleteReport) { interrupt_mid_run(SIGTERM, "SIGTERM"); }
+TEST(Interrupt, SigtermStopsARunWhereNslabIsPid1) { interrupt_mid_run(SIGTERM, "SIGTERM", /*as_pid1=*/true); }
 
 }  // namespace
 }  // namespace nslab

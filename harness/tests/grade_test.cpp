@@ -3,6 +3,7 @@
 // hostile submissions are graded with a reason in bounded time and leave nothing running; and the
 // results.json has Gradescope's fields. Runs the real `nslab grade` as a subprocess, as root.
 #include <gtest/gtest.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -104,9 +106,42 @@ void expect_gradescope_shape(const json& r) {
     EXPECT_DOUBLE_EQ(sum, r["score"].get<double>());
 }
 
-// No process of the sandbox user and no scratch directory may outlive a grading.
+// The processes below this one ("pid uid comm"): as subreaper (GradeTest::SetUp), anything a
+// grading left running is re-parented to us. Another user's or test's processes are not counted.
+std::vector<std::string> our_descendants() {
+    std::map<pid_t, pid_t> parent;
+    std::map<pid_t, std::string> what;
+    for (auto& entry : std::filesystem::directory_iterator("/proc")) {
+        std::string name = entry.path().filename();
+        if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream stat(entry.path() / "status");
+        pid_t pid = std::stoi(name), ppid = 0;
+        std::string line, uid, comm;
+        while (std::getline(stat, line)) {
+            if (line.rfind("PPid:", 0) == 0) ppid = std::stoi(line.substr(5));
+            if (line.rfind("Uid:", 0) == 0) uid = std::to_string(std::stoi(line.substr(4)));
+            if (line.rfind("Name:", 0) == 0) comm = line.substr(line.find_first_not_of(" \t", 5));
+        }
+        parent[pid] = ppid;
+        what[pid] = name + " uid " + uid + " " + comm;
+    }
+    std::vector<std::string> out;
+    for (auto& [pid, ppid] : parent)
+        for (pid_t p = ppid; p > 1; p = parent.count(p) ? parent[p] : 0)
+            if (p == ::getpid()) {
+                out.push_back(what[pid]);
+                break;
+            }
+    return out;
+}
+
+// No process of a grading and no scratch directory may outlive it.
 void expect_nothing_left() {
-    EXPECT_NE(sh("pgrep -u 65534 -f 'mini_container|nslab-agent' >/dev/null"), 0) << "a submission's process is still running";
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    std::string left;
+    for (auto& p : our_descendants()) left += p + "\n";
+    EXPECT_TRUE(left.empty()) << "a grading's process is still running:\n" << left;
     EXPECT_NE(sh("ls -d /var/tmp/nslab-grade-?????? >/dev/null 2>&1"), 0) << "a grading scratch directory was left";
 }
 
@@ -114,6 +149,7 @@ class GradeTest : public ::testing::Test {
 protected:
     void SetUp() override {
         if (::geteuid() != 0) GTEST_SKIP() << "grading runs submissions as uid 65534: needs root";
+        ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     }
     Scratch scratch;
     // reference + patch, as a teacher would rebuild a variant: returns the submission directory.

@@ -1,6 +1,8 @@
 // nslab grade: grades one submission against an assignment and writes results.json (Gradescope or
 // PrairieLearn), feedback.md and junit.xml. A submission that does not build or start still gets
-// a complete results.json (score 0 and the reason); only a bad assignment is an error (exit 2).
+// a complete results.json (score 0 and the reason); a bad assignment is an error (exit 2); when
+// the grader itself cannot run here (its environment, not the submission), results.json says so
+// without a score and the exit status is 3, so that no grade is recorded against the student.
 #include "cli/grade_command.hpp"
 
 #include <sys/stat.h>
@@ -45,6 +47,11 @@ int grade_command(const GradeArgs& args) {
     bool ok = write("results.json", args.format == "prairielearn" ? grade::prairielearn_json(a, g) : grade::gradescope_json(a, g));
     ok = write("feedback.md", grade::feedback_markdown(a, g)) && ok;
     ok = write("junit.xml", report::junit_xml(results, summary)) && ok;
+    if (!g.refused.empty()) {  // results.json and feedback.md above say so, without a score
+        std::cout << a.title << ": not graded: " << g.fatal << "\n";
+        std::cerr << "nslab grade: " << g.fatal << " (no score recorded; `nslab doctor` says how to fix the machine)\n";
+        return 3;
+    }
     std::cout << a.title << ": " << g.score << " / " << g.max_score << " points in " << g.seconds << " s";
     if (!g.fatal.empty()) std::cout << " (" << g.fatal << ")";
     std::cout << "\n";

@@ -11,6 +11,7 @@
 #include "core/scope_guard.hpp"
 #include "launch/lab.hpp"
 #include "runner/lab_cgroup.hpp"
+#include "runner/machine_facts.hpp"
 #include "runner/runner.hpp"
 #include "sys/spawn_calls.hpp"
 #include "sys/syscalls.hpp"
@@ -41,7 +42,8 @@ std::map<std::string, long long> sandbox_rlimits(const Sandbox& s, int jobs) {
             {"core", 0}, {"nofile", 1024}};
 }
 
-// Runs the build command inside a lab of its own, as the sandbox user, within the time limit.
+// Runs the build command inside a lab of its own, as the sandbox user, within the time limit. A
+// lab or a cgroup that cannot be made is the grader's failure (g.refused), not the submission's.
 void build(const Assignment& a, const std::string& dir, Grade& g) {
     if (a.build.empty()) {
         g.build_status = "nothing to build";
@@ -51,20 +53,24 @@ void build(const Assignment& a, const std::string& dir, Grade& g) {
     runner::LabLimits limits{.max_pids = static_cast<unsigned long long>(a.sandbox.max_pids),
                              .max_memory = static_cast<unsigned long long>(a.sandbox.max_memory)};
     launch::LabOptions lab_options;
-    auto cgroup = runner::LabCgroup::create(limits, ::geteuid() != 0, lab_options);
-    lab_options.user_namespace = ::geteuid() != 0;
     auto fail = [&](std::string why) {
         g.built = false;
         g.build_status = std::move(why);
     };
+    auto refuse = [&](std::string why) {
+        g.built = false;
+        g.refused = std::move(why);
+    };
+    auto cgroup = runner::LabCgroup::create(limits, /*lab_in_user_namespace=*/false, lab_options);
+    if (!cgroup.ok()) return refuse("making the build lab's cgroup: " + cgroup.error().describe());
     auto lab = launch::start_lab(lab_options, deadline);
-    if (!lab.ok()) return fail("the build's lab did not start: " + lab.error().describe());
+    if (!lab.ok()) return refuse("the build's lab did not start: " + lab.error().describe());
     agent::json args{{"argv", a.build}, {"uid", a.sandbox.uid}, {"gid", a.sandbox.gid}, {"cwd", dir},
                      {"limits", sandbox_rlimits(a.sandbox, 1)}};
     auto started = lab->client.call("launch", args, deadline);
     if (!started.ok() || !started->ok || started->fds.size() != 3)
-        return fail("the build command could not start: " +
-                    (started.ok() ? started->error.describe() : started.error().describe()));
+        return refuse("the build command (" + (a.build.empty() ? std::string() : a.build[0]) + ") could not start: " +
+                      (started.ok() ? started->error.describe() : started.error().describe()));
     int pidfd = started->fds[0].get(), out = started->fds[2].get();
     std::string output;
     bool cut = false;
@@ -130,6 +136,7 @@ Grade grade_submission(const Assignment& a, const ResolvedAssignment& resolved, 
     g.max_score = a.max_score();
     for (auto& t : a.tests) g.tests.push_back({&t, {}, 0});
     auto finish = [&] {
+        if (!g.refused.empty()) g.fatal = "the grader cannot run here: " + g.refused;
         if (!g.fatal.empty())
             for (size_t i = 0; i < g.tests.size(); ++i) {
                 auto& r = g.tests[i].result;
@@ -143,10 +150,21 @@ Grade grade_submission(const Assignment& a, const ResolvedAssignment& resolved, 
         g.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
         return g;
     };
+    // The grader's own environment is checked first, from the probes `nslab doctor` prints: the
+    // submission runs as the sandbox user inside labs, which must be root's own (a lab owned by a
+    // user namespace maps only the runner's id, so the sandbox uid would not exist there).
+    if (::geteuid() != 0) {
+        g.refused = "grading needs root: each submission runs as uid " + std::to_string(a.sandbox.uid) + " in labs of its own";
+        return finish();
+    }
+    if (auto choice = runner::choose_lab_mode(runner::machine_facts(), false); choice.mode != runner::LabMode::root) {
+        g.refused = choice.mode == runner::LabMode::none ? choice.none_reason : "grading " + choice.root_unavailable;
+        return finish();
+    }
     std::string scratch = options.scratch_root + "/nslab-grade-XXXXXX";
     auto made = sys::mkdtemp(scratch);
     if (!made.ok()) {
-        g.fatal = "grader error: " + made.error().describe();
+        g.refused = "making a scratch directory: " + made.error().describe();
         return finish();
     }
     scratch = *made;
@@ -157,10 +175,11 @@ Grade grade_submission(const Assignment& a, const ResolvedAssignment& resolved, 
     (void)sys::chmod(scratch, 0755);  // the sandbox user must reach its copy below
     std::string dir = scratch + "/submission";
     if (auto c = copy_submission(options.submission, dir, a.sandbox.uid, a.sandbox.gid); !c.ok()) {
-        g.fatal = c.error().describe();
+        g.refused = c.error().describe();
         return finish();
     }
     build(a, dir, g);
+    if (!g.refused.empty()) return finish();
     if (!g.built) {
         g.fatal = "the submission did not build (" + g.build_status + ")";
         return finish();
@@ -178,6 +197,13 @@ Grade grade_submission(const Assignment& a, const ResolvedAssignment& resolved, 
     launcher.limits = sandbox_rlimits(a.sandbox, options.jobs);
     run.launcher = launcher;
     auto results = runner::run_all(resolved.experiments, run, {});
+    // ARCHITECTURE.md §6: a launcher under test fails as FAIL; BROKEN is the harness or the lab
+    // (a host step, a probe, the lab itself) — the grader's failure, never charged to the student.
+    for (auto& r : results)
+        if (r.outcome == runner::Outcome::broken && r.reason.find("time limit") == std::string::npos) {
+            g.refused = "the grader's own lab failed in " + r.full_name() + ": " + r.reason;
+            return finish();
+        }
     for (size_t i = 0; i < results.size(); ++i) {
         g.tests[i].result = std::move(results[i]);
         g.tests[i].score = g.tests[i].result.outcome == runner::Outcome::pass ? a.tests[i].points : 0;

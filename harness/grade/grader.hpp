@@ -29,6 +29,9 @@ struct Grade {
     std::string build_status;  // "exit 0", "exit 2", "killed by SIGKILL", "time limit of 120 s reached"
     std::string build_output;  // its end, capped by the sandbox's output_bytes
     std::string fatal;         // why no test could run ("" when they ran)
+    // The grader cannot run here (its own environment failed, not the submission): why and the
+    // fix, for the teacher. No score is given; `nslab grade` exits 3 (ARCHITECTURE.md §6).
+    std::string refused;
     std::vector<TestOutcome> tests;
     double seconds = 0;
 };

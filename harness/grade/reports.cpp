@@ -76,7 +76,19 @@ std::string test_feedback(const TestOutcome& t) {
     return o.str();
 }
 
+// The grader could not run: a results.json with no score and no tests, which Gradescope reports to
+// staff as an autograder failure instead of recording a grade against the student.
+std::string refusal_json(const Grade& g) {
+    json j{{"output", "The grader cannot run here, so this submission was not graded (no points were taken).\n\n" +
+                          g.fatal + "\n\nStaff: fix the grader's environment (`nslab doctor` on the grading machine) and regrade."},
+           {"output_format", "md"},
+           {"visibility", "visible"},
+           {"extra_data", {{"nslab_refused", g.refused}}}};
+    return j.dump(2) + "\n";
+}
+
 std::string gradescope_json(const Assignment& a, const Grade& g) {
+    if (!g.refused.empty()) return refusal_json(g);
     json tests = json::array();
     for (auto& t : g.tests) {
         json x{{"name", t.test->experiment},
@@ -103,6 +115,8 @@ std::string gradescope_json(const Assignment& a, const Grade& g) {
 }
 
 std::string prairielearn_json(const Assignment& a, const Grade& g) {
+    // PrairieLearn: gradable false with a message is "this submission could not be graded".
+    if (!g.refused.empty()) return json{{"gradable", false}, {"message", g.fatal}}.dump(2) + "\n";
     json tests = json::array();
     for (auto& t : g.tests)
         tests.push_back({{"name", t.test->experiment},
@@ -119,6 +133,11 @@ std::string prairielearn_json(const Assignment& a, const Grade& g) {
 
 std::string feedback_markdown(const Assignment& a, const Grade& g) {
     std::ostringstream o;
+    if (!g.refused.empty()) {
+        o << "# " << a.title << "\n\n**Not graded: " << g.fatal << ".** No points were taken; the grading "
+          << "machine must be fixed first (`nslab doctor` there says how).\n";
+        return o.str();
+    }
     o << "# " << a.title << "\n\nScore: **" << points(g.score) << " / " << points(g.max_score) << "**\n\n";
     if (!g.fatal.empty()) {
         o << fatal_text(g);

@@ -59,6 +59,38 @@ PY
   fi
 }
 
+# grade_check NAME PREFIX...: the reference submission scores full marks, or the grader refuses
+# (exit 3, a results.json without a score that says "cannot run here") — never a lower score.
+grade_check() {
+  local name=$1 rc=0
+  shift
+  mkdir -p "$work/grade-$name" && chmod 1777 "$work/grade-$name"
+  "$@" "$nslab" grade --submission "$src/fixtures/submissions/reference" --assignment "$src/suites/assignments/td2.yaml" \
+    -o "$work/grade-$name" >"$work/grade-$name.out" 2>&1 || rc=$?
+  if ! python3 - "$work/grade-$name/results.json" "$rc" "$name" <<'PY'
+import json, sys
+path, rc, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+try:
+    r = json.load(open(path))
+except (OSError, ValueError) as e:
+    print(f"grade {name}: exit {rc}, no results.json ({e})"); sys.exit(1)
+if rc == 0 and r.get("score") == r.get("max_score") and r.get("max_score"):
+    print(f"grade {name}: {r['score']:g} / {r['max_score']:g}"); sys.exit(0)
+if rc == 3 and "score" not in r and "cannot run here" in r.get("output", ""):
+    print(f"grade {name}: refused: {r['extra_data']['nslab_refused'][:150]}"); sys.exit(0)
+print(f"grade {name}: PROBLEM: exit {rc}, score {r.get('score')} of {r.get('max_score')}: {r.get('output', '')[:300]}")
+sys.exit(1)
+PY
+  then
+    failures=$((failures + 1))
+    tail -5 "$work/grade-$name.out"
+  fi
+}
+
+grade_check full_root env
+grade_check no_net_admin setpriv --bounding-set -net_admin --inh-caps -all
+grade_check seccomp "$bin/seccomp_deny_namespaces"
+
 # Docker with --cap-add SYS_ADMIN only: no NET_ADMIN, no SYS_TIME in the bounding set.
 check no_net_admin_no_sys_time 0 1 'CAP_NET_ADMIN, CAP_SYS_TIME, which the runner lacks \(in Docker: --cap-add NET_ADMIN --cap-add SYS_TIME\)' \
   setpriv --bounding-set -net_admin,-sys_time --inh-caps -all
@@ -68,6 +100,7 @@ check no_sys_admin 0 1 'CAP_SYS_ADMIN, which the runner lacks \(in Docker: --cap
 # Docker's default seccomp profile: nothing can run, one reason with the fix.
 check seccomp_refuses_namespaces 1 2 '^no lab can be made here: a seccomp filter refuses it .*--cap-add SYS_ADMIN' \
   "$bin/seccomp_deny_namespaces"
+grade_check unprivileged setpriv --reuid 65534 --regid 65534 --clear-groups
 # An unprivileged user where /sys is read-only (docker run --user 65534 with seccomp unconfined).
 check unprivileged_read_only_sys 0 1 '^(needs root on the machine \(running as uid 65534\)|needs a read-write sysfs, and /sys is read-only here)' \
   unshare -m --propagation private -- sh -c 'mount -o remount,bind,ro /sys && exec setpriv --reuid 65534 --regid 65534 --clear-groups "$@"' sh

@@ -47,6 +47,18 @@ std::string hint_for(const sys::Error& e, unsigned kinds = 0) {
         case EUSERS: return " (too many nested user namespaces: the limit is 32)";
         case ENOMEM: return " (out of memory, or forking into a PID namespace whose init has exited)";
         case EAGAIN: return " (the lab's task limit may be reached: --max-pids)";
+        case EPERM:
+        case ENOSYS: {
+            // Probable causes found by probing, not by reading the message (`nslab doctor` has the rest).
+            const MachineFacts& f = machine_facts();
+            if (f.seccomp == 2) return " (probably this machine's seccomp filter: see `nslab doctor`)";
+            if (e.err() == ENOSYS) return "";
+            auto missing = missing_root_lab_capabilities(f);
+            if (f.euid == 0 && !missing.empty())
+                return " (probably a missing capability: the runner lacks " + capability_name(missing.front()) +
+                       (missing.size() > 1 ? " and more" : "") + "; see `nslab doctor`)";
+            return "";
+        }
         default: return "";
     }
 }

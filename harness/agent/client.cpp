@@ -78,7 +78,10 @@ sys::Result<Reply> AgentClient::call(const std::string& op, const json& args, De
         ++extra_hellos_;
     }
     Reply r;
-    r.ok = m.body.value("ok", false);
+    // Whatever answers is not trusted to send well-typed JSON (a launcher under test may speak on
+    // the socket): a field of the wrong type reads as absent, never as an exception.
+    auto ok = m.body.find("ok");
+    r.ok = ok != m.body.end() && ok->is_boolean() && ok->get<bool>();
     r.fds = std::move(m.fds);
     if (r.ok) r.value = m.body.value("value", json());
     else r.error = error_from_reply(m.body);

@@ -75,8 +75,11 @@ json error_reply(const sys::Error& e) {
 }
 
 sys::Error error_from_reply(const json& body) {
-    int err = body.value("errno", 0);
-    std::string text = body.value("error", std::string("agent error without text"));
+    // Wrong types read as absent (json::value would throw): the sender may be anything.
+    auto e = body.find("errno"), t = body.find("error");
+    long long raw = e != body.end() && e->is_number_integer() ? e->get<long long>() : 0;
+    int err = raw > 0 && raw < 4096 ? static_cast<int>(raw) : 0;
+    std::string text = t != body.end() && t->is_string() ? t->get<std::string>() : "agent error without text";
     if (err == 0) return sys::Error::message(text);
     // The agent already composed the full text; keep errno for expected-error checks.
     return sys::Error(err, text.substr(0, text.rfind(": " + sys::errno_name(err))));

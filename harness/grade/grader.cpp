@@ -198,9 +198,10 @@ Grade grade_submission(const Assignment& a, const ResolvedAssignment& resolved, 
     run.launcher = launcher;
     auto results = runner::run_all(resolved.experiments, run, {});
     // ARCHITECTURE.md §6: a launcher under test fails as FAIL; BROKEN is the harness or the lab
-    // (a host step, a probe, the lab itself) — the grader's failure, never charged to the student.
+    // (a host step, a probe, the lab itself) — the grader's failure, never charged to the student —
+    // except a time limit, which the submission's processes can reach (they run in the lab).
     for (auto& r : results)
-        if (r.outcome == runner::Outcome::broken && r.reason.find("time limit") == std::string::npos) {
+        if (r.outcome == runner::Outcome::broken && !r.time_limit) {
             g.refused = "the grader's own lab failed in " + r.full_name() + ": " + r.reason;
             return finish();
         }

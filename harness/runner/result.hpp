@@ -54,6 +54,7 @@ struct ExperimentResult {
     std::vector<std::string> refs, tags, vantages;
     Outcome outcome = Outcome::broken;
     std::string reason;  // for FAIL/SKIP/BROKEN: one line that says why
+    bool time_limit = false;  // BROKEN because the experiment's time limit passed (a step or probe hung)
     double duration_ms = 0;
     PhaseTimes phases;
     std::vector<StepRecord> steps;

@@ -406,6 +406,7 @@ bool Session::run_steps() {
         if (!reply.ok()) {
             rec.detail = reply.error().describe();
             r_.steps.push_back(rec);
+            r_.time_limit = timed_out(reply.error());
             finish(Outcome::broken, timed_out(reply.error()) ? time_limit_text() + " during: " + s.source
                                                 : lab_death() + "step `" + s.source + "`: " + rec.detail);
             return false;
@@ -453,6 +454,7 @@ void Session::check_expectations(const std::map<std::pair<size_t, std::string>, 
         for (auto& [vantage, m] : x.cells) {
             auto reply = probe(x, vantage);
             if (!reply.ok()) {
+                r_.time_limit = timed_out(reply.error());
                 return finish(Outcome::broken, (timed_out(reply.error()) ? time_limit_text() : lab_death() + reply.error().describe()) + " (probing " +
                                                    x.label() + " from " + vantage + ")");
             }

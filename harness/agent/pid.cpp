@@ -184,15 +184,6 @@ std::vector<std::string> words_of(const std::string& command) {
     return words;
 }
 
-// execvp(3)'s PATH search, done before fork: the path spawn_background execs ("" if none).
-std::string find_program(const std::string& name) {
-    if (name.find('/') != std::string::npos) return name;
-    for (const char* dir : {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
-        std::string path = std::string(dir) + "/" + name;
-        if (sys::access(path, X_OK).ok()) return path;
-    }
-    return "";
-}
 
 // The pid that /proc (as mounted here) gives the process behind pidfd: the agent's /proc may be
 // of another PID namespace than the agent (a realm without a fresh /proc). "" if it has none.
@@ -243,7 +234,8 @@ sys::Result<json> spawn_op(OpCall& c) {
     std::string marker = new_marker();
     std::vector<std::string> env = {kMarkerVariable + marker};
     std::vector<std::string> words = words_of(command);
-    std::string program = plain_words(command) ? find_program(words[0]) : "";
+    // The PATH search is done before fork: the child only execs.
+    std::string program = plain_words(command) ? sys::find_on_lab_path(words[0]).value_or("") : "";
     pid_t pid = 0;
     std::string start, cmdline;
     if (!program.empty()) {

@@ -17,6 +17,7 @@
 #include "runner/requirements.hpp"
 #include "runner/runner.hpp"
 #include "sys/result.hpp"
+#include "sys/syscalls.hpp"
 
 namespace nslab::cli {
 namespace {
@@ -97,7 +98,7 @@ int doctor_command(const DoctorArgs& a) {
         for (auto& e : suite.experiments) {
             ++total;
             for (auto& t : e.requires_.tools)
-                if (!runner::find_on_path(t)) missing_tools.insert(t);
+                if (!sys::find_on_lab_path(t)) missing_tools.insert(t);
             std::optional<std::string> reason;
             if (!options.no_lab.empty()) reason = options.no_lab;
             else reason = runner::unmet_requirement(e, options.lab_in_user_namespace, options.root_unavailable);

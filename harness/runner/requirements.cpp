@@ -31,16 +31,6 @@ bool kernel_at_least(const std::string& release, const std::string& minimum) {
     return parts(release) >= parts(minimum);
 }
 
-std::optional<std::string> find_on_path(const std::string& tool) {
-    if (tool.find('/') != std::string::npos) return ::access(tool.c_str(), X_OK) == 0 ? std::optional(tool) : std::nullopt;
-    // The lab's PATH (the agent runs commands with this one).
-    for (const char* dir : {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
-        std::string p = std::string(dir) + "/" + tool;
-        if (::access(p.c_str(), X_OK) == 0) return p;
-    }
-    return std::nullopt;
-}
-
 bool can_create_user_namespace() { return machine_facts().userns_errno == 0; }
 
 namespace {
@@ -82,7 +72,7 @@ std::optional<std::string> unmet_requirement(const experiment::Experiment& e, bo
     if (req.posix_mq && !has_posix_message_queues())
         return "this kernel has no POSIX message queues (mq_getsetattr is ENOSYS: CONFIG_POSIX_MQUEUE is off)";
     for (auto& tool : req.tools)
-        if (!find_on_path(tool)) return "needs the program '" + tool + "' on PATH";
+        if (!sys::find_on_lab_path(tool)) return "needs the program '" + tool + "' on PATH";
     return std::nullopt;
 }
 

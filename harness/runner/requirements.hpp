@@ -17,6 +17,5 @@ std::optional<std::string> unmet_requirement(const experiment::Experiment& e, bo
 bool can_create_user_namespace();
 // "5.15.0-91-generic" >= "5.6"?
 bool kernel_at_least(const std::string& release, const std::string& minimum);
-std::optional<std::string> find_on_path(const std::string& tool);
 
 }  // namespace nslab::runner

@@ -233,6 +233,15 @@ Status access(const std::string& path, int mode) {
     return {};
 }
 
+std::optional<std::string> find_on_lab_path(const std::string& name) {
+    if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0 ? std::optional(name) : std::nullopt;
+    for (const char* dir : {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
+        std::string path = std::string(dir) + "/" + name;
+        if (::access(path.c_str(), X_OK) == 0) return path;
+    }
+    return std::nullopt;
+}
+
 Status dup2(int from, int to) {
     if (retry_eintr([&] { return ::dup2(from, to); }) < 0)
         return last_error("dup2(" + std::to_string(from) + ", " + std::to_string(to) + ")");

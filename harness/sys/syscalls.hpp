@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <span>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,9 @@ Result<struct ::stat> fstat(int fd);
 Result<struct ::stat> stat_path(const std::string& path);
 Result<struct ::stat> lstat_path(const std::string& path);
 Status access(const std::string& path, int mode);
+// execvp(3)'s search over the lab's PATH (the one the agent runs commands with): the executable's
+// path, or nullopt. A name with a '/' is checked as it is.
+std::optional<std::string> find_on_lab_path(const std::string& name);
 Status dup2(int from, int to);
 Status set_cloexec(int fd, bool on);
 Result<int> fcntl_getfl(int fd);

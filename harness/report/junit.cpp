@@ -28,26 +28,6 @@ struct Counts {
     }
 };
 
-struct SuiteGroup {
-    std::string name;
-    std::vector<const ExperimentResult*> cases;
-    Counts counts;
-};
-
-// One group per distinct suite, in the order suites first appear.
-std::vector<SuiteGroup> group_by_suite(const std::vector<ExperimentResult>& results) {
-    std::vector<SuiteGroup> groups;
-    for (auto& r : results) {
-        SuiteGroup* g = nullptr;
-        for (auto& candidate : groups)
-            if (candidate.name == r.suite) g = &candidate;
-        if (g == nullptr) g = &groups.emplace_back(SuiteGroup{.name = r.suite});
-        g->cases.push_back(&r);
-        g->counts.add(r);
-    }
-    return groups;
-}
-
 std::string attr(std::string_view name, std::string_view value) {
     return " " + std::string(name) + "=\"" + xml_escape(value, true) + "\"";
 }
@@ -58,19 +38,6 @@ std::string attr(std::string_view name, int value) {
 
 std::string seconds(double ms) {
     return fixed(ms / 1000, 3);
-}
-
-// The text of a <failure> or <error>: where the experiment is written, then what the pretty
-// report shows under its header line (reason, matrix, failing steps, refs, tags), uncoloured.
-std::string failure_text(const ExperimentResult& r) {
-    std::ostringstream pretty;
-    write_pretty_result(pretty, r, PrettyOptions{.color = false, .matrix_on_pass = true});
-    std::string body = pretty.str();
-    const auto header_end = body.find('\n');
-    body.erase(0, header_end == std::string::npos ? body.size() : header_end + 1);
-    experiment::Mark where{.file = r.file, .line = r.line};
-    const std::string at = mark_text(where);
-    return (at.empty() ? std::string() : "at " + at + "\n") + body;
 }
 
 void write_case(std::string& x, const ExperimentResult& r) {
@@ -85,11 +52,11 @@ void write_case(std::string& x, const ExperimentResult& r) {
             break;
         case Outcome::fail:
             x += ">\n      <failure" + attr("message", r.reason) + attr("type", "FAIL") + ">" +
-                 xml_escape(failure_text(r), false) + "</failure>\n";
+                 xml_escape(result_details(r), false) + "</failure>\n";
             break;
         case Outcome::broken:
             x += ">\n      <error" + attr("message", r.reason) + attr("type", "BROKEN") + ">" +
-                 xml_escape(failure_text(r), false) + "</error>\n";
+                 xml_escape(result_details(r), false) + "</error>\n";
             break;
     }
     x += "    </testcase>\n";
@@ -108,9 +75,11 @@ std::string junit_xml(const std::vector<ExperimentResult>& results,
          attr("failures", all.failures) + attr("errors", all.errors) +
          attr("time", seconds(summary.wall_ms)) + ">\n";
     for (auto& g : group_by_suite(results)) {
-        x += "  <testsuite" + attr("name", g.name) + attr("tests", g.counts.tests) +
-             attr("failures", g.counts.failures) + attr("errors", g.counts.errors) +
-             attr("skipped", g.counts.skipped) + attr("time", seconds(g.counts.ms));
+        Counts counts;
+        for (auto* r : g.cases) counts.add(*r);
+        x += "  <testsuite" + attr("name", g.name) + attr("tests", counts.tests) +
+             attr("failures", counts.failures) + attr("errors", counts.errors) +
+             attr("skipped", counts.skipped) + attr("time", seconds(counts.ms));
         if (!g.cases.front()->file.empty()) x += attr("file", g.cases.front()->file);
         x += ">\n";
         for (auto* r : g.cases) write_case(x, *r);

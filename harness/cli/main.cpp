@@ -50,6 +50,8 @@ struct RunArgs {
     std::string format = "pretty";
     std::string output;
     double timeout = 0;
+    double time_scale = 1;
+    std::vector<std::string> reports;  // FORMAT:PATH, each written besides --format's output
     bool quiet_pass = false;
     bool user_lab = false;
     bool check_leaks = false;
@@ -163,6 +165,7 @@ int run_command(const RunArgs& a) {
         std::cerr << "nslab: " << choice.summary << " (`nslab doctor` says more)\n";
     options.jobs = a.jobs;
     if (a.timeout > 0) options.timeout_s = a.timeout;
+    options.time_scale = a.time_scale;
     options.launcher = launcher;
     options.limits.max_pids = a.max_pids;
     options.limits.cgroup_parent = a.cgroup_parent;
@@ -196,18 +199,24 @@ int run_command(const RunArgs& a) {
     auto summary = runner::summarize(results, wall);
     if (pretty_to_stdout) report::write_pretty_summary(std::cout, results, summary, pretty);
 
+    auto render = [&](const std::string& format) {
+        if (format == "junit") return report::junit_xml(results, summary);
+        if (format == "ktap") return report::ktap(results, summary);
+        return report::json_report(results, summary);
+    };
+    auto write_report = [&](const std::string& format, const std::string& path) {
+        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        out << render(format);
+        if (!out) std::cerr << "nslab: cannot write " << path << "\n";
+        return static_cast<bool>(out);
+    };
     if (a.format != "pretty") {
-        std::string text = a.format == "junit" ? report::junit_xml(results, summary) : report::json_report(results, summary);
-        if (a.output.empty() || a.output == "-") {
-            std::cout << text;
-        } else {
-            std::ofstream out(a.output, std::ios::binary | std::ios::trunc);
-            out << text;
-            if (!out) {
-                std::cerr << "nslab: cannot write " << a.output << "\n";
-                return kExitBadInput;
-            }
-        }
+        if (a.output.empty() || a.output == "-") std::cout << render(a.format);
+        else if (!write_report(a.format, a.output)) return kExitBadInput;
+    }
+    for (auto& spec : a.reports) {
+        auto colon = spec.find(':');
+        if (!write_report(spec.substr(0, colon), spec.substr(colon + 1))) return kExitBadInput;
     }
     int code = summary.failed + summary.broken > 0 ? kExitFailed : 0;
     if (a.check_leaks) {
@@ -264,11 +273,24 @@ int main(int argc, char** argv) {
     run_cmd->add_option("paths", run.paths, "Suite files or directories")->default_val(std::vector<std::string>{"suites"});
     run_cmd->add_option("--filter", run.filter, "Glob over suite.experiment names (e.g. 'td2_uts.*')");
     run_cmd->add_option("-j,--jobs", run.jobs, "Experiments run at once")->check(CLI::Range(1, 64));
-    run_cmd->add_option("--format", run.format, "pretty, junit or json")
-        ->check(CLI::IsMember({"pretty", "junit", "json"}));
-    run_cmd->add_option("-o,--output", run.output, "Write the junit/json report here (the matrix still goes to stdout)");
+    run_cmd->add_option("--format", run.format, "pretty, junit, json or ktap")
+        ->check(CLI::IsMember({"pretty", "junit", "json", "ktap"}));
+    run_cmd->add_option("-o,--output", run.output, "Write the junit/json/ktap report here (the matrix still goes to stdout)");
+    run_cmd->add_option("--report", run.reports,
+                        "Also write a report as FORMAT:PATH (junit, json or ktap); may be repeated")
+        ->allow_extra_args(false)
+        ->check([](const std::string& v) -> std::string {
+            auto colon = v.find(':');
+            std::string format = v.substr(0, colon);
+            if (colon == std::string::npos || colon + 1 == v.size()) return "expected FORMAT:PATH, e.g. junit:results.xml";
+            if (format != "junit" && format != "json" && format != "ktap") return "unknown format '" + format + "' (junit, json or ktap)";
+            return "";
+        });
     run_cmd->add_option("--timeout", run.timeout, "Time limit per experiment, seconds (overrides the files)")
         ->check(CLI::Range(0.1, 3600.0));
+    run_cmd->add_option("--time-scale", run.time_scale,
+                        "Multiply every time limit by this (a slow machine: 20 under QEMU without KVM)")
+        ->check(CLI::Range(0.1, 1000.0));
     run_cmd->add_flag("--quiet-pass", run.quiet_pass, "Draw matrices only for experiments that did not pass");
     run_cmd->add_flag("--user-lab", run.user_lab, "Own each lab by a user namespace even as root");
     run_cmd->add_option("--launcher", run.launcher,

@@ -931,6 +931,15 @@ std::optional<Expectation> FileLoader::expectation(const YAML::Node& n, const Ex
                 if (auto t = text(value, "'why' of " + what)) x.why = *t;
                 return true;
             }
+            if (k == "since" || k == "before") {
+                if (auto t = text(value, "'" + k + "' of " + what)) {
+                    static const std::regex ver("[0-9]+(\\.[0-9]+){0,2}");
+                    if (!std::regex_match(*t, ver))
+                        error(value, "'" + k + "' of " + what + " must be a kernel version such as \"6.2\", not '" + *t + "'");
+                    else (k == "since" ? x.since_kernel : x.before_kernel) = *t;
+                }
+                return true;
+            }
             if (is_vantage(e, k)) {
                 if (auto m = matcher(value, x.form == Expectation::Form::see, "the " + k + " cell of " + what)) {
                     if (m->value.is_string()) check_references(value, m->value.get<std::string>(), aliases);
@@ -957,7 +966,7 @@ std::optional<Expectation> FileLoader::expectation(const YAML::Node& n, const Ex
                                    ? "; realm names are uppercase"
                                    : "";
             error(key, "'" + k + "' in " + what + " is not a column of this experiment (" + columns + ")" + args_text +
-                                 ", nor 'why'" + hint);
+                                 ", nor 'why', 'since' or 'before'" + hint);
             return true;
         },
         {});
@@ -966,6 +975,8 @@ std::optional<Expectation> FileLoader::expectation(const YAML::Node& n, const Ex
             if (a.required && !given_args.count(a.name) && errors_.size() == before)
                 error(n, what + ": probe " + x.op + " needs '" + a.name + "': " + a.doc);
     if (x.cells.empty() && errors_.size() == before) error(n, what + " checks no realm: add cells such as A: ..., host: ...");
+    if (!x.since_kernel.empty() && !x.before_kernel.empty() && kernel_at_least(x.since_kernel, x.before_kernel))
+        error(n["before"], what + " holds for no kernel: 'since: " + x.since_kernel + "' is not below 'before: " + x.before_kernel + "'");
     for (const auto& cell : x.cells) {
         const std::string& vantage = cell.first;
         const Matcher& m = cell.second;

@@ -1,5 +1,7 @@
 #include "experiment/model.hpp"
 
+#include <sstream>
+
 namespace nslab::experiment {
 
 std::string Mark::str() const {
@@ -49,14 +51,49 @@ std::string Matcher::describe() const {
     return "?";
 }
 
+bool kernel_at_least(const std::string& release, const std::string& minimum) {
+    auto parts = [](const std::string& s) {
+        std::vector<long> v;
+        std::istringstream in(s);
+        std::string piece;
+        while (std::getline(in, piece, '.')) {
+            size_t used = 0;
+            try {
+                v.push_back(std::stol(piece, &used));
+            } catch (...) {
+                break;
+            }
+            if (used != piece.size()) break;  // "18-fc-v657": the numeric prefix ends the version
+        }
+        while (v.size() < 3) v.push_back(0);
+        return v;
+    };
+    return parts(release) >= parts(minimum);
+}
+
+bool Expectation::applies_to_kernel(const std::string& release) const {
+    return (since_kernel.empty() || kernel_at_least(release, since_kernel)) &&
+           (before_kernel.empty() || !kernel_at_least(release, before_kernel));
+}
+
+std::string Expectation::kernel_range() const {
+    if (!since_kernel.empty() && !before_kernel.empty()) return since_kernel + " <= kernel < " + before_kernel;
+    if (!since_kernel.empty()) return "kernel >= " + since_kernel;
+    if (!before_kernel.empty()) return "kernel < " + before_kernel;
+    return "";
+}
+
 std::string Expectation::label() const {
+    std::string s;
     switch (form) {
-        case Form::see: return "see " + object;
-        case Form::run: return "run `" + args.value("command", std::string()) + "`";
-        case Form::probe: break;
+        case Form::see: s = "see " + object; break;
+        case Form::run: s = "run `" + args.value("command", std::string()) + "`"; break;
+        case Form::probe:
+            s = op;
+            for (auto& [k, v] : args.items()) s += " " + k + "=" + text_of(v);
+            break;
     }
-    std::string s = op;
-    for (auto& [k, v] : args.items()) s += " " + k + "=" + text_of(v);
+    if (std::string range = kernel_range(); !range.empty()) s += " [" + range + "]";
     return s;
 }
 

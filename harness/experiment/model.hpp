@@ -82,8 +82,17 @@ struct Expectation {
     std::string object;   // see: the alias of the object
     std::vector<std::pair<std::string, Matcher>> cells;  // vantage ("A", "host") -> matcher, as written
     std::string why;      // optional explanation shown with the row
-    std::string label() const;  // "hostname", "see seg", "run `ipcs -m`"
+    // The kernels the row holds for: since <= release < before ("" = unbounded). Where a kernel
+    // changed a behaviour, one row per range keeps the older kernels' behaviour asserted too.
+    std::string since_kernel, before_kernel;
+    bool applies_to_kernel(const std::string& release) const;
+    std::string kernel_range() const;  // "kernel >= 6.2", "kernel < 6.2", "" when unbounded
+    std::string label() const;  // "hostname", "see seg", "run `ipcs -m`", then " [kernel < 6.2]"
 };
+
+// Whether a kernel release ("6.1.0-57-amd64", "6.18.44-fc") is at least `minimum` ("6.2"),
+// comparing the numeric prefix of each dot-separated part.
+bool kernel_at_least(const std::string& release, const std::string& minimum);
 
 struct Requirements {
     bool root = false;               // real root on the machine

@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "core/namespace_kind.hpp"
@@ -10,26 +11,6 @@
 #include "sys/syscalls.hpp"
 
 namespace nslab::runner {
-
-bool kernel_at_least(const std::string& release, const std::string& minimum) {
-    auto parts = [](const std::string& s) {
-        std::vector<long> v;
-        std::istringstream in(s);
-        std::string piece;
-        while (std::getline(in, piece, '.')) {
-            size_t used = 0;
-            try {
-                v.push_back(std::stol(piece, &used));
-            } catch (...) {
-                break;
-            }
-            if (used != piece.size()) break;  // "18-fc-v657": the numeric prefix ends the version
-        }
-        while (v.size() < 3) v.push_back(0);
-        return v;
-    };
-    return parts(release) >= parts(minimum);
-}
 
 bool can_create_user_namespace() { return machine_facts().userns_errno == 0; }
 
@@ -55,6 +36,13 @@ std::optional<std::string> unmet_requirement(const experiment::Experiment& e, bo
     if (!req.kernel.empty()) {
         std::string release = sys::uname().release;
         if (!kernel_at_least(release, req.kernel)) return "needs kernel " + req.kernel + " or later (this is " + release + ")";
+    }
+    if (!e.expect.empty() && std::none_of(e.expect.begin(), e.expect.end(), [](const experiment::Expectation& x) {
+            return x.applies_to_kernel(sys::uname().release);
+        })) {
+        std::string ranges;
+        for (auto& x : e.expect) ranges += (ranges.empty() ? "" : ", ") + x.kernel_range();
+        return "none of its expectations is for kernel " + sys::uname().release + " (they hold for " + ranges + ")";
     }
     unsigned used = 0;
     for (auto& r : e.realms) used |= r.new_mask;

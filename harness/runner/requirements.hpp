@@ -15,7 +15,7 @@ std::optional<std::string> unmet_requirement(const experiment::Experiment& e, bo
 
 // Probed once (machine_facts): can this process create a user namespace?
 bool can_create_user_namespace();
-// "5.15.0-91-generic" >= "5.6"?
-bool kernel_at_least(const std::string& release, const std::string& minimum);
+// "5.15.0-91-generic" >= "5.6"? (experiment/model.hpp)
+using experiment::kernel_at_least;
 
 }  // namespace nslab::runner

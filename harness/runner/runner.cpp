@@ -174,6 +174,7 @@ private:
     const Experiment& e_;
     ExperimentResult& r_;
     Clock::time_point deadline_;
+    const std::string kernel_release_ = sys::uname().release;
     double limit_s_;
     const std::optional<launch::LauncherConfig>& launcher_config_;
     std::map<std::string, std::unique_ptr<launch::Launcher>> launchers_;  // by kind, made on first use
@@ -376,6 +377,7 @@ sys::Result<agent::Reply> Session::probe(const Expectation& x, const std::string
 bool Session::record_baselines(std::map<std::pair<size_t, std::string>, Observation>& baselines) {
     for (size_t i = 0; i < e_.expect.size(); ++i) {
         const Expectation& x = e_.expect[i];
+        if (!x.applies_to_kernel(kernel_release_)) continue;
         for (auto& [vantage, m] : x.cells) {
             if (m.kind != MatcherKind::unchanged && m.kind != MatcherKind::changed) continue;
             auto reply = probe(x, vantage);
@@ -449,6 +451,8 @@ void Session::check_expectations(const std::map<std::pair<size_t, std::string>, 
     std::string first_failure;
     for (size_t i = 0; i < e_.expect.size(); ++i) {
         const Expectation& x = e_.expect[i];
+        // A row for other kernels (since:/before:) is neither probed nor shown.
+        if (!x.applies_to_kernel(kernel_release_)) continue;
         Row row{.label = x.label(), .mark = x.mark, .why = x.why};
         std::map<std::string, Observation> observed;
         for (auto& [vantage, m] : x.cells) {
@@ -547,7 +551,7 @@ ExperimentResult run_one(const Experiment& e, const RunOptions& options, LabFact
         r.duration_ms = ms_since(t0);
         return r;
     }
-    double limit = options.timeout_s.value_or(e.timeout_s.value_or(options.default_timeout_s));
+    double limit = options.timeout_s.value_or(e.timeout_s.value_or(options.default_timeout_s)) * options.time_scale;
     auto deadline = t0 + std::chrono::microseconds(static_cast<long long>(limit * 1e6));
     if (int sig = stop_signal()) {
         r.outcome = Outcome::broken;

@@ -16,6 +16,9 @@ namespace nslab::runner {
 struct RunOptions {
     std::optional<double> timeout_s;  // overrides every experiment's own limit
     double default_timeout_s = 10;
+    // Every time limit (the experiment's, the default, --timeout) is multiplied by this: a machine
+    // 20 times slower (QEMU without KVM) gets 20 times as long, and what it finds stays the same.
+    double time_scale = 1;
     // Own each lab by a new user namespace: required when not root, possible as root.
     bool lab_in_user_namespace = false;
     // Why an experiment that needs root's own lab cannot have one in this run, with the fix

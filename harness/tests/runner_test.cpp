@@ -97,6 +97,63 @@ TEST(Faults, TimeoutOptionOverridesTheFile) {
     EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
 }
 
+TEST(Faults, TimeScaleMultipliesTheLimit) {
+    auto loaded = must_load("fixtures/faults/hang.yaml");
+    auto options = runner::default_options();
+    options.timeout_s = 0.2;
+    options.time_scale = 3;
+    auto r = runner::run_experiment(*all_of(loaded)[0], options);
+    EXPECT_EQ(r.outcome, Outcome::broken);
+    EXPECT_TRUE(r.time_limit);
+    EXPECT_NE(r.reason.find("time limit of 0.6 s"), std::string::npos) << r.reason;
+}
+
+// A row holds only on the kernels of its since:/before: range; the others are neither probed nor
+// judged, and an experiment none of whose rows holds here is a SKIP that names the ranges.
+TEST(KernelRanges, OnlyTheRowsForThisKernelAreJudged) {
+    auto loaded = one_experiment(R"(
+    realms: { A: { new: [uts] } }
+    steps: [ { in: A, do: sethostname, name: ranged } ]
+    expect:
+      - { probe: hostname, A: ranged, host: unchanged, since: "3.0" }
+      - { probe: hostname, A: something_else, host: ranged, before: "3.0" }
+)");
+    ASSERT_TRUE(loaded.ok());
+    auto r = runner::run_experiment(loaded.suites[0].experiments[0], runner::default_options());
+    EXPECT_EQ(r.outcome, Outcome::pass) << pretty(r);
+    ASSERT_EQ(r.rows.size(), 1u) << pretty(r);
+    EXPECT_EQ(r.rows[0].label, "hostname [kernel >= 3.0]");
+}
+
+TEST(KernelRanges, NoRowForThisKernelIsASkipNamingTheRanges) {
+    auto loaded = one_experiment(R"(
+    realms: { A: { new: [uts] } }
+    expect:
+      - { probe: hostname, A: unchanged, since: "999.1" }
+      - { probe: hostname, A: unchanged, before: "2.6" }
+)");
+    ASSERT_TRUE(loaded.ok());
+    auto r = runner::run_experiment(loaded.suites[0].experiments[0], runner::default_options());
+    EXPECT_EQ(r.outcome, Outcome::skip) << pretty(r);
+    EXPECT_NE(r.reason.find("kernel >= 999.1, kernel < 2.6"), std::string::npos) << r.reason;
+}
+
+TEST(KernelRanges, ReleasesCompareByTheirNumericParts) {
+    EXPECT_TRUE(experiment::kernel_at_least("6.1.0-57-amd64", "6.1"));
+    EXPECT_FALSE(experiment::kernel_at_least("6.1.0-57-amd64", "6.2"));
+    EXPECT_TRUE(experiment::kernel_at_least("6.12.118+deb12-amd64", "6.2"));
+    EXPECT_TRUE(experiment::kernel_at_least("6.18.44-fc-v1252", "6.18"));
+    EXPECT_FALSE(experiment::kernel_at_least("5.19.17", "6.0"));
+    experiment::Expectation x;
+    x.since_kernel = "6.2";
+    x.before_kernel = "6.6";
+    EXPECT_FALSE(x.applies_to_kernel("6.1.0-57-amd64"));
+    EXPECT_TRUE(x.applies_to_kernel("6.2.0"));
+    EXPECT_TRUE(x.applies_to_kernel("6.5.13-rc1"));
+    EXPECT_FALSE(x.applies_to_kernel("6.6"));
+    EXPECT_EQ(x.kernel_range(), "6.2 <= kernel < 6.6");
+}
+
 TEST(Faults, AgentKilledMidStepIsBrokenNotHung) {
     auto loaded = must_load("fixtures/faults/agent_killed.yaml");
     auto t0 = std::chrono::steady_clock::now();

@@ -250,9 +250,13 @@ int agent_main(int argc, char** argv) {
         ::close(fd);
         fd = 3;
     }
-    (void)sys::close_range_from(4);
+    auto closed = sys::close_range_from(4);
     (void)sys::set_cloexec(fd, true);
     ::signal(SIGPIPE, SIG_IGN);
+    if (!closed.ok()) {
+        send_setup_error(fd, closed.error());
+        return 3;
+    }
     if (moving) {
         send_setup_error(fd, *moving);
         return 3;

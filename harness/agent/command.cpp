@@ -39,7 +39,7 @@ sys::Result<CommandResult> run_shell(const std::string& command) {
         ::dup2(in.get(), 0);
         ::dup2(out_w.get(), 1);
         ::dup2(err_w.get(), 2);
-        ::syscall(SYS_close_range, 3U, ~0U, 0);
+        sys::close_fd_range(3, ~0U);
         const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
         const char* envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                               "LC_ALL=C", "HOME=/root", "TERM=dumb", nullptr};

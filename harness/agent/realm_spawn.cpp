@@ -179,7 +179,11 @@ sys::Result<json> spawn_realm(OpCall& c) {
             (void)sys::dup2(sock, 3);
             ::close(sock);
         }
-        (void)sys::close_range_from(4);
+        // An fd left open here would keep the spawner's namespaces alive as long as the realm.
+        if (auto closed = sys::close_range_from(4); !closed.ok()) {
+            send_setup_error(3, closed.error());
+            sys::exit_now(3);
+        }
         (void)sys::set_cloexec(3, true);
         auto h = send_hello(3, "realm");
         if (!h.ok()) {

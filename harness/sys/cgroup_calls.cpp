@@ -2,6 +2,7 @@
 
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 namespace nslab::sys {
@@ -14,6 +15,13 @@ Status cgroup_mkdir(const std::string& path, mode_t mode) {
 Status cgroup_rmdir(const std::string& path) {
     if (::rmdir(path.c_str()) < 0) return Error(errno, "rmdir(" + path + ")");
     return {};
+}
+
+Result<std::string> get_xattr(const std::string& path, const std::string& name) {
+    char buf[256];
+    ssize_t n = ::getxattr(path.c_str(), name.c_str(), buf, sizeof buf);
+    if (n < 0) return Error(errno, "getxattr(" + path + ", " + name + ")");
+    return std::string(buf, static_cast<size_t>(n));
 }
 
 Status flock_fd(int fd, int operation) {

@@ -145,7 +145,7 @@ Result<pid_t> spawn_background(const std::vector<std::string>& argv, const std::
             ::dup2(null_fd, 1);
             ::dup2(null_fd, 2);
         }
-        ::syscall(SYS_close_range, 4U, ~0U, 0);
+        sys::close_fd_range(4, ~0U);
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
         ::execve(path.c_str(), a.data(), const_cast<char* const*>(envp.data()));

@@ -16,6 +16,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "sys/syscalls.hpp"
+
 namespace nslab::sys {
 namespace {
 
@@ -114,8 +116,8 @@ Result<Spawned> spawn_process(const SpawnSpec& spec) {
         std::sort(keep.begin(), keep.end());
         for (size_t i = 0; i + 1 < keep.size(); ++i)
             if (keep[i + 1] > keep[i] + 1)
-                ::syscall(SYS_close_range, static_cast<unsigned>(keep[i] + 1), static_cast<unsigned>(keep[i + 1] - 1), 0);
-        ::syscall(SYS_close_range, static_cast<unsigned>(ep + 1), ~0U, 0);
+                sys::close_fd_range(static_cast<unsigned>(keep[i] + 1), static_cast<unsigned>(keep[i + 1] - 1));
+        sys::close_fd_range(static_cast<unsigned>(ep + 1), ~0U);
         for (auto [resource, value] : spec.limits) {
             struct rlimit rl {value, value};
             if (::setrlimit(resource, &rl) < 0) fail_in_child(ep, "setrlimit()");

@@ -15,6 +15,7 @@
 #include <sys/msg.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
@@ -25,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -264,9 +266,57 @@ Result<int> fcntl_getfl(int fd) {
 }
 
 Status close_range_from(unsigned first) {
-    if (::syscall(SYS_close_range, first, ~0U, 0) < 0)
-        return last_error("close_range(" + std::to_string(first) + ", ~0)");
+    if (int err = close_fd_range(first, ~0U)) return Error(err, "close_range(" + std::to_string(first) + ", ~0)");
     return {};
+}
+
+int close_fd_range(unsigned first, unsigned last) noexcept {
+    if (::syscall(SYS_close_range, first, last, 0) == 0) return 0;
+    // close_range(2) arrived in 5.9; older kernels say ENOSYS (a seccomp filter may say EPERM).
+    if (errno != ENOSYS && errno != EPERM) return errno;
+    return close_fd_range_without_close_range(first, last);
+}
+
+int close_fd_range_without_close_range(unsigned first, unsigned last) noexcept {
+    const int saved = errno;
+    int dir = static_cast<int>(::syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir >= 0) {
+        // Closing while listing may make getdents64 skip entries: list again until a pass closes nothing.
+        for (bool closed = true; closed;) {
+            closed = false;
+            ::lseek(dir, 0, SEEK_SET);
+            alignas(8) char buf[4096];
+            long n;
+            while ((n = ::syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
+                for (long off = 0; off < n;) {
+                    auto* d = reinterpret_cast<struct dirent64*>(buf + off);
+                    off += d->d_reclen;
+                    unsigned fd = 0;
+                    bool number = d->d_name[0] != '\0';
+                    for (const char* c = d->d_name; *c && number; ++c) {
+                        number = *c >= '0' && *c <= '9';
+                        fd = fd * 10 + static_cast<unsigned>(*c - '0');
+                    }
+                    if (number && fd >= first && fd <= last && static_cast<int>(fd) != dir) {
+                        ::close(static_cast<int>(fd));
+                        closed = true;
+                    }
+                }
+            }
+            if (n < 0) break;
+        }
+        ::close(dir);
+        errno = saved;
+        return 0;
+    }
+    // No /proc: every number below the hard limit (fds above the soft one may still be open).
+    struct rlimit rl {};
+    unsigned end = ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY
+                       ? static_cast<unsigned>(std::min<rlim_t>(rl.rlim_max, 1U << 20))
+                       : 1U << 20;
+    for (unsigned fd = first; fd < end && fd <= last; ++fd) ::close(static_cast<int>(fd));
+    errno = saved;
+    return 0;
 }
 
 Status getrandom_bytes(void* buf, size_t n) {

@@ -43,6 +43,13 @@ Status dup2(int from, int to);
 Status set_cloexec(int fd, bool on);
 Result<int> fcntl_getfl(int fd);
 Status close_range_from(unsigned first);  // closes every fd >= first
+// Closes every fd in [first, last]: close_range(2) (Linux 5.9), else, where it is ENOSYS, each fd
+// /proc/self/fd lists (read with getdents64 into a stack buffer), else every number up to the
+// hard RLIMIT_NOFILE. Async-signal-safe (no allocation): usable in a child between fork and exec.
+// Returns 0 or an errno.
+int close_fd_range(unsigned first, unsigned last) noexcept;
+// The fallback alone, for tests and kernels without close_range(2).
+int close_fd_range_without_close_range(unsigned first, unsigned last) noexcept;
 Status getrandom_bytes(void* buf, size_t n);  // getrandom(2), all n bytes or an error
 Result<std::pair<int, int>> pipe2(int flags);
 

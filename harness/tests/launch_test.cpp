@@ -1,5 +1,6 @@
 // The lab and the built-in launcher, end to end against the kernel.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +19,46 @@ launch::Lab must_start_lab() {
     auto lab = launch::start_lab({.user_namespace = ::geteuid() != 0}, soon());
     if (!lab.ok()) ADD_FAILURE() << lab.error().describe();
     return lab.ok() ? std::move(lab).value() : launch::Lab{};
+}
+
+bool still_open(int fd) { return ::fcntl(fd, F_GETFD) >= 0; }
+
+// The fallback for kernels without close_range(2) (before 5.9): it must close exactly the range,
+// also when there are more fds than one getdents64 buffer lists.
+TEST(CloseFdRange, FallbackClosesExactlyTheRange) {
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        int null_fd = ::open("/dev/null", O_RDONLY);
+        for (int fd = 100; fd < 700; ++fd) ::dup2(null_fd, fd);
+        ::dup2(null_fd, 900);
+        if (sys::close_fd_range_without_close_range(100, 649) != 0) ::_exit(10);
+        for (int fd = 100; fd < 650; ++fd)
+            if (still_open(fd)) ::_exit(11);
+        for (int fd = 650; fd < 700; ++fd)
+            if (!still_open(fd)) ::_exit(12);
+        if (!still_open(900) || !still_open(null_fd) || !still_open(1)) ::_exit(13);
+        if (sys::close_fd_range_without_close_range(650, ~0U) != 0) ::_exit(14);
+        if (still_open(699) || still_open(900) || !still_open(null_fd)) ::_exit(15);
+        ::_exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "10: failed, 11: left one open, 12/13: closed one outside, 14/15: open-ended range";
+}
+
+TEST(CloseFdRange, CloseRangeFromClosesEverythingAbove) {
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        for (int fd = 40; fd < 60; ++fd) ::dup2(0, fd);
+        if (!sys::close_range_from(45).ok()) ::_exit(10);
+        ::_exit(still_open(44) && !still_open(45) && !still_open(59) ? 0 : 11);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 TEST(Lab, HasItsOwnNamespacesAndLeavesTheRunnersAlone) {

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "experiment/loader.hpp"
+#include "experiment/model.hpp"
 #include "runner/lab_cgroup.hpp"
 #include "runner/machine_facts.hpp"
 #include "runner/requirements.hpp"
@@ -31,7 +32,11 @@ struct Check {
 std::vector<Check> checks_for(const runner::MachineFacts& f, const runner::LabModeChoice& choice,
                               const std::set<std::string>& missing_tools) {
     std::vector<Check> out;
-    out.push_back({"kernel", "info", f.kernel, ""});
+    if (experiment::kernel_at_least(f.kernel, runner::kOldestKernel))
+        out.push_back({"kernel", "info", f.kernel + " (nslab needs " + runner::kOldestKernel + " or later)", ""});
+    else
+        out.push_back({"kernel", "fail", f.kernel + ": nslab needs Linux " + runner::kOldestKernel + " or later (clone3, pidfds, waitid(P_PIDFD))",
+                       "run on a newer kernel"});
     auto missing = runner::missing_root_lab_capabilities(f);
     if (f.euid != 0) {
         out.push_back({"capabilities", "info", "not root (uid " + std::to_string(f.euid) + "): labs are owned by a user namespace",
@@ -67,7 +72,10 @@ std::vector<Check> checks_for(const runner::MachineFacts& f, const runner::LabMo
     bool userns = choice.mode == runner::LabMode::user_namespace;
     out.push_back({"lab task bound", runner::pids_bound_available(limits, userns) ? "ok" : "warn",
                    runner::describe_pids_bound(limits, userns),
-                   runner::pids_bound_available(limits, userns) ? "" : "delegate a cgroup v2 subtree with +pids, or pass --cgroup-parent"});
+                   runner::pids_bound_available(limits, userns)
+                       ? ""
+                       : "run nslab in a leaf of a delegated cgroup v2 subtree, labs then go beside it (on systemd: "
+                         "ci/in-delegated-cgroup nslab run …, a Delegate=yes scope), or pass --cgroup-parent DIR"});
     std::string limits_text, zero;
     for (auto& [kind, n] : f.max_namespaces) {
         limits_text += (limits_text.empty() ? "" : ", ") + kind + " " + std::to_string(n);

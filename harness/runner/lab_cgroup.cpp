@@ -17,6 +17,7 @@
 
 #include "runner/cgroup_cleanup.hpp"
 #include "sys/cgroup_calls.hpp"
+#include "experiment/model.hpp"
 #include "sys/syscalls.hpp"
 
 namespace nslab::runner {
@@ -49,6 +50,42 @@ std::string subtree_control(const std::string& dir) {
     return r.ok() ? *r : "";
 }
 
+std::string parent_dir(const std::string& dir) {
+    auto slash = dir.find_last_of('/');
+    return slash == std::string::npos || slash == 0 ? "" : dir.substr(0, slash);
+}
+
+// systemd marks a cgroup it delegates (Delegate=yes) with the xattr trusted.delegate, and since
+// v253 also user.delegate, which an unprivileged owner can read ("Control Group APIs and
+// Delegation", systemd.io/CGROUP_DELEGATION).
+bool delegated(const std::string& dir) {
+    for (const char* name : {"trusted.delegate", "user.delegate"})
+        if (auto v = sys::get_xattr(dir, name); v.ok() && trimmed(*v) == "1") return true;
+    return false;
+}
+
+// sd_booted(3): systemd runs the machine when /run/systemd/system exists; it owns the cgroup
+// tree's root then, and a program may write only a subtree delegated to it.
+bool systemd_owns_the_tree() { return ::access("/run/systemd/system", F_OK) == 0; }
+
+// Where labs' v2 cgroups may go, best first (valid_v2_parent and write access are checked later).
+std::vector<std::string> v2_parent_candidates(const LabLimits& limits, bool root) {
+    if (!limits.cgroup_parent.empty()) return {limits.cgroup_parent};
+    std::vector<std::string> candidates;
+    const std::string own = own_cgroup_v2_dir(), top = cgroup_v2_mount_point();
+    // The runner's own cgroup, when it may have children beside the runner: only the hierarchy's
+    // root is exempt from the no-internal-process rule (cgroup-v2.rst).
+    if (!own.empty()) candidates.push_back(own);
+    // A delegated subtree with the runner in a leaf of it: labs go beside the runner, inside the
+    // unit that was given to us.
+    if (std::string up = parent_dir(own); !own.empty() && own != top && up.size() > top.size() && delegated(up))
+        candidates.push_back(up);
+    // The hierarchy's root, where no init system owns it (a container's or a VM's own init).
+    // Only root may make cgroups in it.
+    if (root && !top.empty() && !systemd_owns_the_tree()) candidates.push_back(top);
+    return candidates;
+}
+
 }  // namespace
 
 struct LabCgroupPlan {
@@ -66,14 +103,10 @@ Plan plan_for(const LabLimits& limits, bool lab_in_user_namespace) {
     Plan p;
     const bool root = ::geteuid() == 0;
     std::vector<std::string> candidates;
-    if (!limits.cgroup_parent.empty()) {
-        candidates.push_back(limits.cgroup_parent);
-    } else {
-        if (std::string own = own_cgroup_v2_dir(); !own.empty()) candidates.push_back(own);
-        // The hierarchy's root is always a valid parent (it is exempt from the no-internal-process
-        // rule); systemd enables pids and memory there. Only root may make cgroups in it.
-        if (std::string top = cgroup_v2_mount_point(); root && !top.empty()) candidates.push_back(top);
-    }
+    // A lab enters its v2 cgroup with clone3(CLONE_INTO_CGROUP), Linux 5.7; before it, only v1 or
+    // RLIMIT_NPROC bound a lab.
+    const bool clone_into_cgroup = experiment::kernel_at_least(sys::uname().release, "5.7");
+    if (clone_into_cgroup) candidates = v2_parent_candidates(limits, root);
     for (auto& c : candidates) {
         if (!valid_v2_parent(c) || ::access(c.c_str(), W_OK) != 0) continue;
         std::string ctl = subtree_control(c);

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "experiment/model.hpp"
 #include "core/child.hpp"
 #include "core/namespace_kind.hpp"
 #include "core/namespace_limits.hpp"
@@ -154,6 +155,9 @@ std::string namespace_failure_cause(const MachineFacts& facts, int err, bool use
             if (limit == 0) fix += (fix.empty() ? "" : "; ") + std::string("sysctl -w user.max_") + kind + "_namespaces=1000";
         return "creating the lab's namespaces: ENOSPC, " + core::namespace_limit_hint(0) + (fix.empty() ? "" : " (fix: " + fix + ")");
     }
+    if (err == ENOSYS)
+        return call + ": ENOSYS: this kernel (" + facts.kernel + ") lacks clone3(2), which nslab needs (Linux " +
+               kOldestKernel + " or later)";
     if (err == EPERM && user_namespace && facts.euid != 0)
         return "unprivileged user namespaces are off here (" + call +
                ": EPERM): sysctl -w kernel.unprivileged_userns_clone=1 (Debian), or on Ubuntu 24.04 "
@@ -167,6 +171,15 @@ LabModeChoice choose_lab_mode(const MachineFacts& facts, bool user_lab_requested
     LabModeChoice c;
     // mount_namespaces(7): a lab makes its / private first, which needs / to be a mount point
     // (EINVAL otherwise); and the kernel refuses user namespaces to a chrooted process.
+    if (!facts.kernel.empty() && !experiment::kernel_at_least(facts.kernel, kOldestKernel)) {
+        c.mode = LabMode::none;
+        c.none_reason = "nslab needs Linux " + std::string(kOldestKernel) + " or later (this is " + facts.kernel +
+                        "): it starts every process with clone3(2) and CLONE_PIDFD (5.3) and waits on pidfds "
+                        "with waitid(P_PIDFD) (5.4). Run it on a newer kernel, or boot one with ci/kernels";
+        c.summary = c.none_reason;
+        c.root_unavailable = c.none_reason;
+        return c;
+    }
     if (!facts.root_is_mount_point) {
         c.mode = LabMode::none;
         c.none_reason = "no lab can be made here: " + namespace_failure_cause(facts, EINVAL, false);

@@ -27,6 +27,11 @@ struct MachineFacts {
     std::map<std::string, long> max_namespaces;  // /proc/sys/user/max_*_namespaces, by kind
 };
 
+// The oldest kernel nslab runs on: clone3 with CLONE_PIDFD (5.3) and waitid(P_PIDFD) (5.4) have
+// no fallback. close_range (5.9) falls back to /proc/self/fd (sys::close_fd_range), and
+// CLONE_INTO_CGROUP (5.7) to a lab without a cgroup v2 child (runner/lab_cgroup.cpp).
+inline constexpr const char* kOldestKernel = "5.4";
+
 // Probed on first use, then the same for the whole run.
 const MachineFacts& machine_facts();
 // Probes now (tests; doctor's dry run).

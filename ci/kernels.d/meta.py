@@ -3,7 +3,7 @@
 one-line summary (and the FAIL/BROKEN experiments with their reasons).
 
 Usage: meta.py DIR KEY=VALUE...   (keys: kernel, source, package, package_version, release, accel,
-time_scale, jobs, filter, timeout_s, qemu_wall_s, timed_out, unpriv, uname_r)
+nslab_version, checkout, time_scale, jobs, filter, timeout_s, qemu_wall_s, timed_out, unpriv, uname_r)
 Exit status: 0 when every requested run left its JSON report, else 1.
 """
 import json
@@ -87,6 +87,8 @@ def main():
         "package_version": a.get("package_version") or None,
         "release": a.get("release") or None,
         "uname_r": a.get("uname_r") or guest.get("uname_r"),
+        "nslab_version": a.get("nslab_version"),
+        "checkout": a.get("checkout"),
         "accel": a.get("accel"),
         "time_scale": number(a.get("time_scale")),
         "jobs": int(a.get("jobs", 0)) or None,
@@ -105,6 +107,9 @@ def main():
     if meta["boot_s"] is not None:
         parts.append(f"boot {meta['boot_s']:.1f}s")
     for name, r in runs.items():
+        if r.get("exit") is None and not r["report"]:
+            parts.append(f"{name}: did not run to its end")
+            continue
         wall = f"{r['wall_s']:.1f}s" if isinstance(r.get("wall_s"), (int, float)) else "-"
         s = r.get("summary")
         counts = "no report" if s is None else "{} pass {} fail {} skip {} broken".format(

@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <sstream>
 
 #include "core/unique_fd.hpp"
@@ -28,6 +30,15 @@ bool unpopulated(const std::string& dir) {
         if (st.ok() && S_ISDIR(st->st_mode) && !unpopulated(dir + "/" + e)) return false;
     }
     return true;
+}
+
+// What the sweep may remove: a lab's cgroup ("nslab-lab-…", runner/lab_cgroup.cpp) or an
+// experiment's sandbox ("nslab-" and 8 hex digits, agent/cgroup.cpp) — never another directory
+// whose name merely starts with "nslab-", such as a --cgroup-parent someone made.
+bool made_by_nslab(const std::string& name) {
+    if (name.rfind("nslab-lab-", 0) == 0) return true;
+    if (name.size() != 6 + 8 || name.rfind("nslab-", 0) != 0) return false;
+    return std::all_of(name.begin() + 6, name.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
 }
 
 // A lab cgroup whose runner is alive: that runner holds LOCK_SH on it, so LOCK_EX|LOCK_NB fails
@@ -152,10 +163,17 @@ void remove_dead_lab_cgroups(const std::vector<std::string>& extra_parents) {
         if (!fd.ok()) continue;
         core::UniqueFd lock(*fd);
         if (!sys::flock_fd(lock.get(), LOCK_EX).ok()) continue;
+        // An agent makes and enters its sandbox under LOCK_EX on cgroup.procs (agent/cgroup.cpp):
+        // holding it too, the sweep never sees a sandbox empty between the two.
+        core::UniqueFd sandbox_lock;
+        if (auto procs = sys::open(dir + "/cgroup.procs", O_RDONLY | O_CLOEXEC); procs.ok()) {
+            sandbox_lock.reset(*procs);
+            if (!sys::flock_fd(sandbox_lock.get(), LOCK_EX).ok()) continue;
+        }
         auto entries = sys::list_dir(dir);
         if (!entries.ok()) continue;
         for (auto& e : *entries)
-            if (e.rfind("nslab-", 0) == 0 && unpopulated(dir + "/" + e) && !held_by_live_runner(dir + "/" + e))
+            if (made_by_nslab(e) && unpopulated(dir + "/" + e) && !held_by_live_runner(dir + "/" + e))
                 (void)remove_cgroup_tree(dir + "/" + e);
     }
 }

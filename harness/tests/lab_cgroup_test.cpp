@@ -11,6 +11,7 @@
 
 #include "runner/cgroup_cleanup.hpp"
 #include "runner/lab_cgroup.hpp"
+#include "sys/cgroup_calls.hpp"
 #include "sys/syscalls.hpp"
 
 namespace nslab {
@@ -73,6 +74,27 @@ TEST_F(LabCgroups, SweepTakesADeadRunnersCgroupEvenBeforeItIsReaped) {
     runner::remove_dead_lab_cgroups(runner::lab_cgroup_parents(limits_));
     for (auto& dir : dirs) EXPECT_FALSE(exists(dir)) << dir << " outlived its runner";
     ::waitpid(child, nullptr, 0);
+}
+
+}  // namespace
+}  // namespace nslab
+
+namespace nslab {
+namespace {
+
+// The sweep takes only what nslab made — labs ("nslab-lab-…") and sandboxes ("nslab-" and 8 hex
+// digits) — never a directory that merely starts with "nslab-" (a --cgroup-parent, say).
+TEST_F(LabCgroups, SweepLeavesOtherDirectoriesNamedNslab) {
+    auto parents = runner::lab_cgroup_parents(limits_);
+    ASSERT_FALSE(parents.empty());
+    const std::string keep = parents[0] + "/nslab-kept-by-someone", sandbox = parents[0] + "/nslab-0badcafe";
+    ASSERT_TRUE(sys::cgroup_mkdir(keep).ok());
+    ASSERT_TRUE(sys::cgroup_mkdir(sandbox).ok());
+    runner::remove_dead_lab_cgroups(parents);
+    EXPECT_TRUE(exists(keep)) << keep << " was swept";
+    EXPECT_FALSE(exists(sandbox)) << "an empty sandbox was left: " << sandbox;
+    (void)sys::cgroup_rmdir(keep);
+    (void)sys::cgroup_rmdir(sandbox);
 }
 
 }  // namespace

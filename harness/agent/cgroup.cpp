@@ -58,10 +58,13 @@ sys::Result<json> cgroup_sandbox(OpCall& c) {
     NSLAB_TRY(sys::mount("cgroup2", root, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC));
     std::string name = kSandboxPrefix + random_suffix();
     {
-        NSLAB_ASSIGN_OR_RETURN(int raw, sys::open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        // The lock is on the root's cgroup.procs, not on the directory: when the lab has a cgroup
+        // of its own, the root is that cgroup, whose directory the runner holds LOCK_SH on for
+        // as long as the lab lives (runner/lab_cgroup.hpp) — LOCK_EX there would wait forever.
+        NSLAB_ASSIGN_OR_RETURN(int raw, sys::open(root + "/cgroup.procs", O_RDONLY | O_CLOEXEC));
         core::UniqueFd lock(raw);
-        // Every lab shares this directory: between the lock and its release a sandbox is made and
-        // entered, so the collection below never takes a sandbox that is about to be used.
+        // Labs without a cgroup of their own share this root: between the lock and its release a
+        // sandbox is made and entered, so the collection below never takes one about to be used.
         NSLAB_TRY(sys::flock_fd(lock.get(), LOCK_EX));
         NSLAB_ASSIGN_OR_RETURN(auto entries, sys::list_dir(root));
         for (auto& e : entries)

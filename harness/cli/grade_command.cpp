@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <regex>
 
 #include "grade/grader.hpp"
 #include "grade/reports.hpp"
@@ -17,6 +18,27 @@
 #include "runner/interrupt.hpp"
 
 namespace nslab::cli {
+
+bool is_assignment_file(const std::string& path) {
+    std::ifstream in(path);
+    static const std::regex key("^nslab_assignment[ \t]*:.*");
+    for (std::string line; std::getline(in, line);)
+        if (std::regex_match(line, key)) return true;
+    return false;
+}
+
+int validate_assignment(const std::string& path) {
+    auto load = grade::load_assignment(path);
+    for (auto& e : load.errors) std::cerr << e << "\n";
+    if (!load.assignment) return 2;
+    auto resolved = grade::resolve(*load.assignment);
+    for (auto& e : resolved.errors) std::cerr << e << "\n";
+    if (!resolved.errors.empty()) return 2;
+    const grade::Assignment& a = *load.assignment;
+    std::cout << "ok: assignment " << a.name << ": " << a.tests.size() << " test(s), " << a.max_score() << " points, from "
+              << a.suites.size() << " suite(s)\n";
+    return 0;
+}
 
 int grade_command(const GradeArgs& args) {
     auto load = grade::load_assignment(args.assignment);

@@ -15,4 +15,10 @@ struct GradeArgs {
 
 int grade_command(const GradeArgs& args);
 
+// Whether a file is an assignment (its top level has `nslab_assignment:`), not a suite.
+bool is_assignment_file(const std::string& path);
+// `nslab validate` of an assignment: its keys, its suites, and that every test names an
+// experiment of them; errors as file:line:column. 0, or 2 on any error.
+int validate_assignment(const std::string& path);
+
 }  // namespace nslab::cli

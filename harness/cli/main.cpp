@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <fstream>
 #include <iostream>
@@ -231,7 +233,20 @@ int run_command(const RunArgs& a) {
     return code;
 }
 
-int validate_command(const std::vector<std::string>& paths) {
+int validate_command(const std::vector<std::string>& all_paths) {
+    // Assignments (`nslab_assignment: 1`) are checked as assignments, suites as suites.
+    std::vector<std::string> paths;
+    int assignments_code = 0;
+    size_t assignments = 0;
+    for (auto& p : all_paths) {
+        if (std::filesystem::is_regular_file(p) && is_assignment_file(p)) {
+            ++assignments;
+            assignments_code = std::max(assignments_code, validate_assignment(p));
+        } else {
+            paths.push_back(p);
+        }
+    }
+    if (paths.empty()) return assignments_code;
     auto loaded = experiment::load_paths(paths);
     print_load_errors(loaded);
     size_t n = 0;
@@ -241,7 +256,7 @@ int validate_command(const std::vector<std::string>& paths) {
         return kExitBadInput;
     }
     std::cout << "ok: " << loaded.suites.size() << " suite(s), " << n << " experiment(s)\n";
-    return 0;
+    return assignments ? assignments_code : 0;
 }
 
 int list_command(const std::vector<std::string>& paths, const std::string& filter, const std::string& what) {
@@ -317,7 +332,7 @@ int main(int argc, char** argv) {
 
     std::vector<std::string> validate_paths;
     auto* validate_cmd = app.add_subcommand("validate", "Check experiment files without running them");
-    validate_cmd->add_option("paths", validate_paths, "Suite files or directories")->required();
+    validate_cmd->add_option("paths", validate_paths, "Suite files or directories, or assignment files")->required();
 
     std::vector<std::string> list_paths;
     std::string list_filter;

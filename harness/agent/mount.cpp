@@ -366,7 +366,8 @@ sys::Result<bool> mount_visible(const json& object) {
 
 void register_mount_ops(Registry& r) {
     const ArgSpec flags_arg{"flags", ArgType::string_list, false,
-                            "per-mount flags among ro, nosuid, nodev, noexec (default none)"};
+                            "per-mount flags among ro, nosuid, nodev, noexec (default none)",
+                            one_of({"ro", "nosuid", "nodev", "noexec"})};
     r.add({.name = "mkdir",
            .kind = OpKind::action,
            .ns = "mnt",
@@ -421,7 +422,8 @@ void register_mount_ops(Registry& r) {
                 "MS_SLAVE or MS_UNBINDABLE, and MS_REC when recursive).",
          .lab = "mount --make-[r]KIND PATH",
          .args = {{"path", ArgType::string, true, "a mount point"},
-                  {"kind", ArgType::string, true, "private, shared, slave or unbindable"},
+                  {"kind", ArgType::string, true, "private, shared, slave or unbindable",
+                   one_of({"private", "shared", "slave", "unbindable"})},
                   {"recursive", ArgType::boolean, false, "also every mount below (--make-rKIND)"}},
          .handler = make_propagation_op});
     r.add({.name = "remount_bind",

@@ -300,7 +300,7 @@ sys::Result<json> link_state(OpCall& c) {
 
 void register_net_ops(Registry& r) {
     const ArgSpec link_name{"name", ArgType::string, true, "the interface (at most 15 bytes)"};
-    const ArgSpec port{"port", ArgType::integer, true, "the UDP port, 1..65535"};
+    const ArgSpec port{"port", ArgType::integer, true, "the UDP port, 1..65535", int_range(1, 65535)};
     const ArgSpec abstract_name{"name", ArgType::string, true, "the abstract name, without '@'"};
     r.add({.name = "veth_create",
            .kind = OpKind::action,

@@ -40,12 +40,7 @@ std::string signal_name(int sig) {
 
 // "TERM", "SIGTERM", "term", "15" or "0" (kill -0: existence check).
 sys::Result<int> signal_from(const std::string& text) {
-    std::string name = text;
-    for (auto& ch : name) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-    if (name.rfind("SIG", 0) == 0) name = name.substr(3);
-    if (all_digits(name) && name.size() < 4 && std::stoi(name) < NSIG) return std::stoi(name);
-    for (int sig = 1; sig < NSIG; ++sig)
-        if (sigabbrev_np(sig) && name == sigabbrev_np(sig)) return sig;
+    if (auto sig = parse_signal(text)) return *sig;
     return sys::Error::message("unknown signal '" + text + "' (e.g. TERM, KILL, USR1)");
 }
 
@@ -687,7 +682,7 @@ void register_pid_ops(Registry& r) {
            .lab = "kill -SIGNAL PID",
            .args = {{"pid", ArgType::integer, true,
                      "the pid (e.g. ${p.pid}); -1 is every process the caller may signal"},
-                    {"signal", ArgType::string, true, "TERM, KILL, USR1, ... or 0"},
+                    {"signal", ArgType::string, true, "TERM, KILL, USR1, ... or 0", signal_name()},
                     {"wait", ArgType::boolean, false,
                      "then wait (up to 2 s) for the process to terminate"}},
            .handler = kill_op});
@@ -763,7 +758,7 @@ void register_pid_ops(Registry& r) {
                "\"killed by SIGx\", \"survived\" or \"handled (si_pid N)\". A member signals with "
                "kill(getppid()), i.e. kill(1, SIG) in the new namespace.",
            .lab = "kill -SIGNAL 1",
-           .args = {{"signal", ArgType::string, true, "TERM, KILL, USR1, ..."},
+           .args = {{"signal", ArgType::string, true, "TERM, KILL, USR1, ...", signal_name()},
                     {"from", ArgType::string, true,
                      "inside (a member, pid 2) or parent (the namespace's creator)"},
                     {"handler", ArgType::boolean, false, "init installs a handler for the signal"},
@@ -798,7 +793,7 @@ void register_pid_ops(Registry& r) {
                   "processes and calls kill(-1, SIGNAL); reports \"N of M killed by SIGx\" or the "
                   "errno.",
            .lab = "kill -SIGNAL -1",
-           .args = {{"signal", ArgType::string, true, "e.g. USR1"},
+           .args = {{"signal", ArgType::string, true, "e.g. USR1", signal_name()},
                     {"members", ArgType::integer, false, "processes besides init (default 0)"}},
            .handler = kill_all_from_pid_ns_init_op});
     r.add({.name = "unshare_newpid_and_fork",

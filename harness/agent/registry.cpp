@@ -1,8 +1,56 @@
 #include "agent/registry.hpp"
 
+#include <signal.h>
+#include <string.h>
+
+#include <algorithm>
+#include <cctype>
 #include <stdexcept>
 
 namespace nslab::agent {
+
+std::optional<int> parse_signal(const std::string& text) {
+    std::string name = text;
+    for (auto& ch : name) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    if (name.rfind("SIG", 0) == 0) name = name.substr(3);
+    if (!name.empty() && name.size() < 4 && std::all_of(name.begin(), name.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }))
+        return std::stoi(name) < NSIG ? std::optional<int>(std::stoi(name)) : std::nullopt;
+    for (int sig = 1; sig < NSIG; ++sig)
+        if (sigabbrev_np(sig) && name == sigabbrev_np(sig)) return sig;
+    return std::nullopt;
+}
+
+ArgCheck one_of(std::vector<std::string> allowed) {
+    return [allowed = std::move(allowed)](const json& value) -> std::string {
+        std::vector<json> items = value.is_array() ? value.get<std::vector<json>>() : std::vector<json>{value};
+        for (auto& item : items) {
+            std::string v = item.is_string() ? item.get<std::string>() : item.dump();
+            if (std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
+                std::string list;
+                for (auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+                return "'" + v + "' is not one of " + list;
+            }
+        }
+        return "";
+    };
+}
+
+ArgCheck int_range(long long min, long long max) {
+    return [min, max](const json& value) -> std::string {
+        if (!value.is_number_integer()) return "'" + value.dump() + "' is not an integer";
+        long long v = value.get<long long>();
+        if (v < min || v > max) return std::to_string(v) + " is outside " + std::to_string(min) + ".." + std::to_string(max);
+        return "";
+    };
+}
+
+ArgCheck signal_name() {
+    return [](const json& value) -> std::string {
+        std::string v = value.is_string() ? value.get<std::string>() : value.dump();
+        return parse_signal(v) ? "" : "'" + v + "' is not a signal (a name such as TERM, KILL, USR1, SIGTERM, or a number below " +
+                                          std::to_string(NSIG) + ")";
+    };
+}
 
 std::string arg_type_name(ArgType t) {
     switch (t) {

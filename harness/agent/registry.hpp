@@ -18,11 +18,23 @@ namespace nslab::agent {
 enum class ArgType { string, integer, boolean, string_list, ns_list, realm };
 std::string arg_type_name(ArgType t);
 
+// The values an argument may take: "" when `value` is one of them, else why not (naming the
+// allowed ones). The loader applies it to literal values (file:line:col, exit 2) and the runner to
+// values a ${…} reference expanded to, so a handler never meets a value outside its domain and a
+// bad value is an error in the file, not a FAIL of the kernel.
+using ArgCheck = std::function<std::string(const json& value)>;
+ArgCheck one_of(std::vector<std::string> allowed);  // a string (or each string of a list) among these
+ArgCheck int_range(long long min, long long max);   // an integer in [min, max]
+ArgCheck signal_name();                             // TERM, SIGTERM, term, 15, or 0
+// "TERM", "SIGTERM", "term", "15" or "0" (kill -0) -> the signal number; nullopt when none.
+std::optional<int> parse_signal(const std::string& text);
+
 struct ArgSpec {
     std::string name;
     ArgType type = ArgType::string;
     bool required = true;
     std::string doc;
+    ArgCheck check = {};  // empty: any value of the type
 };
 
 enum class OpKind { action, probe };

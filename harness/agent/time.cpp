@@ -350,11 +350,13 @@ void register_time_ops(Registry& r) {
                   "with TIMER_ABSTIME, or a FUTEX_WAIT_BITSET timeout); returns {elapsed_ms} as "
                   "CLOCK_MONOTONIC measured it.",
            .lab = "",
-           .args = {{"clock", ArgType::string, true, "monotonic, boottime or realtime"},
+           .args = {{"clock", ArgType::string, true, "monotonic, boottime or realtime",
+                     one_of({"monotonic", "boottime", "realtime"})},
                     {"ms", ArgType::integer, false, "how far ahead, 0 to 2000 ms (default 100)"},
                     {"method", ArgType::string, false,
                      "clock_nanosleep (default), timerfd, timer_create (SIGEV_NONE, polled with "
-                     "timer_gettime) or futex (monotonic only)"}},
+                     "timer_gettime) or futex (monotonic only)",
+                     one_of({"clock_nanosleep", "timerfd", "timer_create", "futex"})}},
            .handler = sleep_until_op});
 }
 

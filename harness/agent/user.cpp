@@ -414,7 +414,7 @@ void register_user_ops(Registry& r) {
            .doc = "Writes uid_map, gid_map or setgroups of the caller (or of pid/realm) with one "
                   "write(2), as newuidmap or unshare --map-root-user do.",
            .lab = "echo '0 1000 1' > /proc/PID/uid_map",
-           .args = {{"file", ArgType::string, true, "uid_map, gid_map or setgroups"},
+           .args = {{"file", ArgType::string, true, "uid_map, gid_map or setgroups", one_of({"uid_map", "gid_map", "setgroups"})},
                     {"text", ArgType::string, true,
                      "map lines \"inside outside count\" (';' separates lines), or allow/deny"},
                     realm_arg,

@@ -262,6 +262,7 @@ private:
                                            const std::set<std::string>& object_aliases, size_t index);
     std::optional<Matcher> matcher(const YAML::Node& n, bool see_row, const std::string& what);
     bool op_arg(const agent::ArgSpec& spec, const YAML::Node& v, const Experiment& e, json& out, const std::string& what);
+    bool op_arg_typed(const agent::ArgSpec& spec, const YAML::Node& v, const Experiment& e, json& out, const std::string& what);
     bool check_references(const YAML::Node& where, const std::string& text, const std::set<std::string>& aliases);
     bool is_vantage(const Experiment& e, const std::string& k) const { return k == "host" || e.realm(k); }
 };
@@ -609,6 +610,22 @@ bool FileLoader::check_references(const YAML::Node& where, const std::string& s,
 
 bool FileLoader::op_arg(const agent::ArgSpec& spec, const YAML::Node& v, const Experiment& e, json& out,
                         const std::string& what) {
+    if (!op_arg_typed(spec, v, e, out, what)) return false;
+    // The argument's domain (agent/registry.hpp), on literal values; a value with a ${…} reference
+    // is checked by the runner once expanded.
+    const json& value = out[spec.name];
+    if (spec.check && value.dump().find("${") == std::string::npos) {
+        if (std::string why = spec.check(value); !why.empty()) {
+            error(v, "'" + spec.name + "' of " + what + ": " + why);
+            out.erase(spec.name);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool FileLoader::op_arg_typed(const agent::ArgSpec& spec, const YAML::Node& v, const Experiment& e, json& out,
+                              const std::string& what) {
     std::string w = "'" + spec.name + "' of " + what;
     switch (spec.type) {
         case agent::ArgType::string:

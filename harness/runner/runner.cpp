@@ -363,6 +363,8 @@ sys::Result<agent::Reply> Session::probe(const Expectation& x, const std::string
     if (x.form == Expectation::Form::see) args = json{{"object", objects_.at(x.object)}};
     auto sub = substitute_all(args, objects_);
     if (!sub.ok()) return std::move(sub).error();
+    if (std::string bad = check_expanded_args(x.op, args, *sub); !bad.empty())
+        return sys::Error::message(x.mark.str() + ": " + bad);
     auto reply = client(vantage).call(x.op, *sub, deadline_, realm_fds(x.op, *sub));
     if (reply.ok() && reply->ok && x.form == Expectation::Form::run) {
         // A `run:` row observes the command's trimmed stdout.
@@ -396,6 +398,9 @@ bool Session::run_steps() {
         StepRecord rec{.source = s.source, .mark = s.mark};
         auto t0 = Clock::now();
         auto args = substitute_all(s.args, objects_);
+        if (args.ok())
+            if (std::string bad = check_expanded_args(s.op, s.args, *args); !bad.empty())
+                args = sys::Error::message(s.mark.str() + ": " + bad);
         if (!args.ok()) {
             rec.detail = args.error().describe();
             r_.steps.push_back(rec);

@@ -1,5 +1,7 @@
 #include "runner/values.hpp"
 
+#include "agent/registry.hpp"
+
 #include <cmath>
 #include <cstdlib>
 #include <optional>
@@ -46,6 +48,26 @@ sys::Result<std::string> substitute(const std::string& text, const Objects& obje
     }
     out += text.substr(pos);
     return out;
+}
+
+std::string check_expanded_args(const std::string& op, const json& written, const json& expanded) {
+    const agent::OpSpec* spec = agent::registry().find(op);
+    if (!spec || !written.is_object() || !expanded.is_object()) return "";
+    for (const agent::ArgSpec& a : spec->args) {
+        if (!a.check || !written.contains(a.name) || !expanded.contains(a.name)) continue;
+        if (written[a.name].dump().find("${") == std::string::npos) continue;  // checked at load time
+        json value = expanded[a.name];
+        if (a.type == agent::ArgType::integer && value.is_string()) {
+            try {
+                size_t used = 0;
+                long long n = std::stoll(value.get<std::string>(), &used);
+                if (used == value.get<std::string>().size()) value = n;
+            } catch (const std::exception&) {
+            }
+        }
+        if (std::string why = a.check(value); !why.empty()) return "'" + a.name + "' = " + value.dump() + ": " + why;
+    }
+    return "";
 }
 
 sys::Result<json> substitute_all(const json& v, const Objects& objects) {

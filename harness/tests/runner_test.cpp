@@ -138,6 +138,23 @@ TEST(KernelRanges, NoRowForThisKernelIsASkipNamingTheRanges) {
     EXPECT_NE(r.reason.find("kernel >= 999.1, kernel < 2.6"), std::string::npos) << r.reason;
 }
 
+// An argument whose ${…} reference expands outside the registry's domain is an error in the file
+// (BROKEN, naming where), never a step failure judged as the kernel's (FAIL).
+TEST(ArgumentDomains, AnExpandedValueOutsideTheDomainIsBrokenNotFail) {
+    auto loaded = one_experiment(R"(
+    realms: { A: { new: [net] } }
+    steps:
+      - { in: A, run: "true", as: r }
+      - { in: A, do: udp_listen, port: "${r.exit}" }
+    expect:
+      - { probe: hostname, A: unchanged }
+)");
+    ASSERT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors[0].str());
+    auto r = runner::run_experiment(loaded.suites[0].experiments[0], runner::default_options());
+    EXPECT_EQ(r.outcome, Outcome::broken) << pretty(r);
+    EXPECT_NE(r.reason.find("t.yaml:10:9: 'port' = 0: 0 is outside 1..65535"), std::string::npos) << r.reason;
+}
+
 TEST(KernelRanges, ReleasesCompareByTheirNumericParts) {
     EXPECT_TRUE(experiment::kernel_at_least("6.1.0-57-amd64", "6.1"));
     EXPECT_FALSE(experiment::kernel_at_least("6.1.0-57-amd64", "6.2"));

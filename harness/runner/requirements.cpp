@@ -33,16 +33,15 @@ std::optional<std::string> unmet_requirement(const experiment::Experiment& e, bo
     // root's lab there holds no other ids and no capability over the initial namespaces.
     if (req.root && lab_in_user_namespace)
         return "needs a lab with root's full privileges, not one owned by a user namespace (--user-lab)";
-    if (!req.kernel.empty()) {
-        std::string release = sys::uname().release;
-        if (!kernel_at_least(release, req.kernel)) return "needs kernel " + req.kernel + " or later (this is " + release + ")";
-    }
-    if (!e.expect.empty() && std::none_of(e.expect.begin(), e.expect.end(), [](const experiment::Expectation& x) {
-            return x.applies_to_kernel(sys::uname().release);
+    const std::string release = sys::uname().release;
+    if (!req.kernel.empty() && !kernel_at_least(release, req.kernel))
+        return "needs kernel " + req.kernel + " or later (this is " + release + ")";
+    if (!e.expect.empty() && std::none_of(e.expect.begin(), e.expect.end(), [&](const experiment::Expectation& x) {
+            return x.applies_to_kernel(release);
         })) {
         std::string ranges;
         for (auto& x : e.expect) ranges += (ranges.empty() ? "" : ", ") + x.kernel_range();
-        return "none of its expectations is for kernel " + sys::uname().release + " (they hold for " + ranges + ")";
+        return "none of its expectations is for kernel " + release + " (they hold for " + ranges + ")";
     }
     unsigned used = 0;
     for (auto& r : e.realms) used |= r.new_mask;

@@ -682,7 +682,7 @@ void register_pid_ops(Registry& r) {
            .lab = "kill -SIGNAL PID",
            .args = {{"pid", ArgType::integer, true,
                      "the pid (e.g. ${p.pid}); -1 is every process the caller may signal"},
-                    {"signal", ArgType::string, true, "TERM, KILL, USR1, ... or 0", signal_name()},
+                    {"signal", ArgType::string, true, "TERM, KILL, USR1, ... or 0", signal_value()},
                     {"wait", ArgType::boolean, false,
                      "then wait (up to 2 s) for the process to terminate"}},
            .handler = kill_op});
@@ -758,7 +758,7 @@ void register_pid_ops(Registry& r) {
                "\"killed by SIGx\", \"survived\" or \"handled (si_pid N)\". A member signals with "
                "kill(getppid()), i.e. kill(1, SIG) in the new namespace.",
            .lab = "kill -SIGNAL 1",
-           .args = {{"signal", ArgType::string, true, "TERM, KILL, USR1, ...", signal_name()},
+           .args = {{"signal", ArgType::string, true, "TERM, KILL, USR1, ...", signal_value()},
                     {"from", ArgType::string, true,
                      "inside (a member, pid 2) or parent (the namespace's creator)"},
                     {"handler", ArgType::boolean, false, "init installs a handler for the signal"},
@@ -793,7 +793,7 @@ void register_pid_ops(Registry& r) {
                   "processes and calls kill(-1, SIGNAL); reports \"N of M killed by SIGx\" or the "
                   "errno.",
            .lab = "kill -SIGNAL -1",
-           .args = {{"signal", ArgType::string, true, "e.g. USR1", signal_name()},
+           .args = {{"signal", ArgType::string, true, "e.g. USR1", signal_value()},
                     {"members", ArgType::integer, false, "processes besides init (default 0)"}},
            .handler = kill_all_from_pid_ns_init_op});
     r.add({.name = "unshare_newpid_and_fork",

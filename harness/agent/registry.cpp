@@ -44,7 +44,7 @@ ArgCheck int_range(long long min, long long max) {
     };
 }
 
-ArgCheck signal_name() {
+ArgCheck signal_value() {
     return [](const json& value) -> std::string {
         std::string v = value.is_string() ? value.get<std::string>() : value.dump();
         return parse_signal(v) ? "" : "'" + v + "' is not a signal (a name such as TERM, KILL, USR1, SIGTERM, or a number below " +

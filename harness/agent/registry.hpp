@@ -25,7 +25,7 @@ std::string arg_type_name(ArgType t);
 using ArgCheck = std::function<std::string(const json& value)>;
 ArgCheck one_of(std::vector<std::string> allowed);  // a string (or each string of a list) among these
 ArgCheck int_range(long long min, long long max);   // an integer in [min, max]
-ArgCheck signal_name();                             // TERM, SIGTERM, term, 15, or 0
+ArgCheck signal_value();                             // TERM, SIGTERM, term, 15, or 0
 // "TERM", "SIGTERM", "term", "15" or "0" (kill -0) -> the signal number; nullopt when none.
 std::optional<int> parse_signal(const std::string& text);
 

@@ -25,9 +25,6 @@ std::string description(std::string_view s) {
     return out.empty() ? "unnamed" : out;
 }
 
-// Diagnostic data follows the directive on the same line.
-std::string directive_data(std::string_view s) { return one_line(s); }
-
 void diagnostics(std::ostringstream& out, const std::string& indent, const std::string& text) {
     std::istringstream lines(text);
     for (std::string line; std::getline(lines, line);) {
@@ -36,14 +33,15 @@ void diagnostics(std::ostringstream& out, const std::string& indent, const std::
     }
 }
 
-// ktap.rst: SKIP may go with "ok"; TIMEOUT and ERROR go with "not ok".
+// ktap.rst: SKIP may go with "ok"; TIMEOUT and ERROR go with "not ok"; the diagnostic data
+// follows the directive on the same line.
 std::string result_line(const ExperimentResult& r, int number) {
     std::string head = std::to_string(number) + " " + description(r.name);
     switch (r.outcome) {
         case Outcome::pass: return "ok " + head;
-        case Outcome::skip: return "ok " + head + " # SKIP " + directive_data(r.reason);
+        case Outcome::skip: return "ok " + head + " # SKIP " + one_line(r.reason);
         case Outcome::fail: return "not ok " + head;
-        case Outcome::broken: return "not ok " + head + (r.time_limit ? " # TIMEOUT " : " # ERROR ") + directive_data(r.reason);
+        case Outcome::broken: return "not ok " + head + (r.time_limit ? " # TIMEOUT " : " # ERROR ") + one_line(r.reason);
     }
     return "not ok " + head;
 }

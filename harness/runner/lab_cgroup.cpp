@@ -15,9 +15,9 @@
 #include <sstream>
 #include <thread>
 
+#include "experiment/model.hpp"
 #include "runner/cgroup_cleanup.hpp"
 #include "sys/cgroup_calls.hpp"
-#include "experiment/model.hpp"
 #include "sys/syscalls.hpp"
 
 namespace nslab::runner {

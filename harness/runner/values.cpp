@@ -1,13 +1,12 @@
 #include "runner/values.hpp"
 
-#include "agent/registry.hpp"
-
 #include <cmath>
 #include <cstdlib>
 #include <optional>
 #include <regex>
 #include <sstream>
 
+#include "agent/registry.hpp"
 #include "experiment/loader.hpp"
 
 namespace nslab::runner {

@@ -237,10 +237,8 @@ int validate_command(const std::vector<std::string>& all_paths) {
     // Assignments (`nslab_assignment: 1`) are checked as assignments, suites as suites.
     std::vector<std::string> paths;
     int assignments_code = 0;
-    size_t assignments = 0;
     for (auto& p : all_paths) {
         if (std::filesystem::is_regular_file(p) && is_assignment_file(p)) {
-            ++assignments;
             assignments_code = std::max(assignments_code, validate_assignment(p));
         } else {
             paths.push_back(p);
@@ -256,7 +254,7 @@ int validate_command(const std::vector<std::string>& all_paths) {
         return kExitBadInput;
     }
     std::cout << "ok: " << loaded.suites.size() << " suite(s), " << n << " experiment(s)\n";
-    return assignments ? assignments_code : 0;
+    return assignments_code;
 }
 
 int list_command(const std::vector<std::string>& paths, const std::string& filter, const std::string& what) {

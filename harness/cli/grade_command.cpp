@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <regex>
+#include <string_view>
 
 #include "grade/grader.hpp"
 #include "grade/reports.hpp"
@@ -20,10 +20,25 @@
 namespace nslab::cli {
 
 bool is_assignment_file(const std::string& path) {
-    std::ifstream in(path);
-    static const std::regex key("^nslab_assignment[ \t]*:.*");
-    for (std::string line; std::getline(in, line);)
-        if (std::regex_match(line, key)) return true;
+    // An assignment names itself in a top-level key near its start; only the first 64 KiB are
+    // read, so that a huge file (or /dev/zero) goes on to the suite loader's size error in bounded
+    // memory and time.
+    constexpr size_t kLookAhead = 64 << 10;
+    constexpr std::string_view kKey = "nslab_assignment";
+    std::ifstream in(path, std::ios::binary);
+    std::string head(kLookAhead, '\0');
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<size_t>(in.gcount()));
+    for (size_t at = 0; at < head.size();) {
+        size_t end = std::min(head.find('\n', at), head.size());
+        std::string_view line(head.data() + at, end - at);
+        if (line.starts_with(kKey)) {
+            size_t i = kKey.size();
+            while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+            if (i < line.size() && line[i] == ':') return true;
+        }
+        at = end + 1;
+    }
     return false;
 }
 

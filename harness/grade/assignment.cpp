@@ -163,12 +163,18 @@ AssignmentLoad load_assignment(const std::string& path) {
         else {
             std::set<std::string> seen;
             for (const auto& x : t) {
-                if (!l.keys(x, "a test", {"experiment", "points", "visibility", "section", "hint"})) continue;
+                if (!l.keys(x, "a test", {"experiment", "contract", "points", "visibility", "section", "hint"})) continue;
                 AssignmentTest test;
                 test.mark = l.mark(x);
-                if (!x["experiment"]) l.error(x, "missing key 'experiment' in a test");
-                else test.experiment = l.text(x["experiment"], "'experiment'").value_or("");
-                if (!seen.insert(test.experiment).second) l.error(x["experiment"], "experiment '" + test.experiment + "' is graded twice");
+                if (x["experiment"] && x["contract"]) l.error(x["contract"], "a test is either an 'experiment' or a 'contract', not both");
+                else if (x["contract"]) {
+                    test.contract = l.text(x["contract"], "'contract'").value_or("");
+                    if (!seen.insert("contract " + test.contract).second) l.error(x["contract"], "contract '" + test.contract + "' is graded twice");
+                } else if (!x["experiment"]) l.error(x, "missing key 'experiment' (or 'contract') in a test");
+                else {
+                    test.experiment = l.text(x["experiment"], "'experiment'").value_or("");
+                    if (!seen.insert(test.experiment).second) l.error(x["experiment"], "experiment '" + test.experiment + "' is graded twice");
+                }
                 if (x["points"]) test.points = l.number(x["points"], "'points'", 0, 1000).value_or(1);
                 if (x["visibility"]) {
                     test.visibility = l.text(x["visibility"], "'visibility'").value_or("visible");

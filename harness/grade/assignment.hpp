@@ -20,7 +20,8 @@ inline const std::vector<std::string>& visibilities() {
 }
 
 struct AssignmentTest {
-    std::string experiment;  // suite.name
+    std::string experiment;  // suite.name; empty for a contract test
+    std::string contract;    // a contract test of the launcher itself (grade/contract.hpp); empty for an experiment
     double points = 1;
     std::string visibility = "visible";
     std::string section;  // the lab section that explains it, for feedback ("TD2 UTS")

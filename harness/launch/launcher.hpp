@@ -40,7 +40,11 @@ struct StartedRealm {
 // How to start realms, as the CLI (`--launcher`) or an assignment file says.
 struct LauncherConfig {
     std::string kind = "builtin";             // builtin | unshare | bwrap | nsenter | command
-    std::vector<std::string> command;         // kind command: the argv template (${agent}, ${realm}, …)
+    std::vector<std::string> command;         // kind command: the argv template (${agent}, ${realm}, ${flags}, …)
+    // kind command: the words `${flags}` expands to, per namespace kind and realm option, for the
+    // realm being started (keys: launch::template_flag_keys()). A kind with a flag is created on
+    // request; a kind in `creates` always.
+    std::map<std::string, std::vector<std::string>> flags;
     unsigned creates = 0;                     // kind command: kinds the command always creates
     bool mounts_proc = false;                 // kind command: it always mounts a fresh /proc
     std::map<std::string, std::string> vars;  // kind command: values of ${name} (e.g. submission)

@@ -75,6 +75,18 @@ public:
                                             agent::Deadline deadline) = 0;
 };
 
+// The keys of LauncherConfig::flags: a namespace kind (user, uts, ipc, pid, mnt, net, cgroup,
+// time), emitted when the realm creates it; map_root (a new user namespace mapping root to the
+// caller), mount_proc, propagation (${propagation}), monotonic and boottime (${monotonic},
+// ${boottime}), emitted when the realm asks for them.
+struct TemplateFlagKey {
+    const char* name;
+    const char* meaning;
+};
+const std::vector<TemplateFlagKey>& template_flag_keys();
+bool template_flag_known(const std::string& key);
+std::string template_flag_names();  // "user, uts, …"
+
 std::unique_ptr<Launcher> make_builtin_launcher();
 // Any kind; an unknown kind or a bad template is an error naming it.
 sys::Result<std::unique_ptr<Launcher>> make_launcher(const LauncherConfig& config);

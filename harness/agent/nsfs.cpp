@@ -320,6 +320,7 @@ void register_nsfs_ops(Registry& r) {
                   "them all at once.",
            .lab = "nsenter --target PID --uts --ipc",
            .args = {{"target", ArgType::realm, true, "the realm (or host) to join"}, flags},
+           .finds_realm_process = true,
            .handler = setns_pidfd});
     r.add({.name = "setns_nsfd",
            .kind = OpKind::action,

@@ -68,6 +68,10 @@ struct OpSpec {
     std::vector<ArgSpec> args;
     bool creates_object = false;  // an action whose value is an object a step may name with `as:`
     bool internal = false;        // used by the harness itself, not written in YAML
+    // It finds a `realm` argument's process in the caller's /proc (as lsns does): what it sees
+    // depends on the caller's PID namespace and /proc, so a launcher that adds a PID namespace
+    // the experiment did not plan cannot run it (runner/observed_kinds.hpp).
+    bool finds_realm_process = false;
     // A probe that measures (seconds between clocks): a number in a cell holds when the observed
     // number is within this much of it, also for same_as/differs_from/unchanged/changed. 0: exact.
     double tolerance = 0;

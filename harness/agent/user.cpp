@@ -266,6 +266,7 @@ void register_user_ops(Registry& r) {
                "names it (/proc/PID/status Uid:): unmapped ids read as the overflow uid.",
            .lab = "id -u",
            .args = {realm_arg, pid_arg},
+           .finds_realm_process = true,
            .handler = [](OpCall& c) { return effective_id(c, "Uid"); }});
     r.add({.name = "gid",
            .kind = OpKind::probe,
@@ -275,6 +276,7 @@ void register_user_ops(Registry& r) {
                "names it (/proc/PID/status Gid:).",
            .lab = "id -g",
            .args = {realm_arg, pid_arg},
+           .finds_realm_process = true,
            .handler = [](OpCall& c) { return effective_id(c, "Gid"); }});
     r.add({.name = "cap_eff",
            .kind = OpKind::probe,
@@ -285,6 +287,7 @@ void register_user_ops(Registry& r) {
                "namespace.",
            .lab = "grep CapEff /proc/self/status",
            .args = {realm_arg, pid_arg},
+           .finds_realm_process = true,
            .handler = cap_eff_op});
     for (const char* file : {"uid_map", "gid_map"}) {
         std::string name = file;
@@ -297,6 +300,7 @@ void register_user_ops(Registry& r) {
                       "not the process's own.",
                .lab = "cat /proc/self/" + name,
                .args = {realm_arg, pid_arg},
+           .finds_realm_process = true,
                .handler = [name](OpCall& c) -> sys::Result<json> {
                    NSLAB_ASSIGN_OR_RETURN(std::string dir, proc_dir(c));
                    NSLAB_ASSIGN_OR_RETURN(std::string text, sys::read_file(dir + "/" + name));
@@ -309,6 +313,7 @@ void register_user_ops(Registry& r) {
            .doc = "The content of /proc/PID/setgroups (caller by default): \"allow\" or \"deny\".",
            .lab = "cat /proc/self/setgroups",
            .args = {realm_arg, pid_arg},
+           .finds_realm_process = true,
            .handler = [](OpCall& c) -> sys::Result<json> {
                NSLAB_ASSIGN_OR_RETURN(std::string dir, proc_dir(c));
                NSLAB_ASSIGN_OR_RETURN(std::string text, sys::read_file(dir + "/setgroups"));
@@ -384,6 +389,7 @@ void register_user_ops(Registry& r) {
                "returns {pid}, for later `pid:` arguments and commands (/proc/${a.pid}/...).",
            .lab = "lsns; ps",
            .args = {{"realm", ArgType::realm, true, "the realm to find"}},
+           .finds_realm_process = true,
            .handler = [](OpCall& c) -> sys::Result<json> {
                NSLAB_ASSIGN_OR_RETURN(pid_t pid, realm_pid_of(c, 0));
                return json{{"pid", pid}};

@@ -60,6 +60,7 @@ struct RunArgs {
     std::string launcher;                   // builtin | unshare | bwrap | nsenter | command
     std::string launcher_command;           // the template: a JSON array, or words split at spaces
     std::vector<std::string> launcher_creates;
+    std::vector<std::string> launcher_flags;  // KEY=WORDS, words split at spaces
     bool launcher_mounts_proc = false;
     bool launcher_socket = false;
     unsigned long long max_pids = runner::LabLimits{}.max_pids;
@@ -71,6 +72,7 @@ struct RunArgs {
 std::optional<launch::LauncherConfig> launcher_config(const RunArgs& a, std::string& error) {
     if (a.launcher.empty()) {
         if (!a.launcher_command.empty()) error = "--launcher-command needs --launcher command";
+        if (!a.launcher_flags.empty()) error = "--launcher-flag needs --launcher command";
         return std::nullopt;
     }
     launch::LauncherConfig c{.kind = a.launcher, .mounts_proc = a.launcher_mounts_proc, .connect_by_socket = a.launcher_socket};
@@ -98,6 +100,21 @@ std::optional<launch::LauncherConfig> launcher_config(const RunArgs& a, std::str
             return std::nullopt;
         }
         c.creates |= core::ns_bit(*ns);
+    }
+    for (auto& f : a.launcher_flags) {
+        auto eq = f.find('=');
+        if (eq == std::string::npos || eq == 0) {
+            error = "--launcher-flag: expected KEY=WORDS (e.g. 'pid=--pid --fork'), not '" + f + "'";
+            return std::nullopt;
+        }
+        std::string key = f.substr(0, eq);
+        if (c.flags.count(key)) {
+            error = "--launcher-flag: '" + key + "' is given twice";
+            return std::nullopt;
+        }
+        std::istringstream in(f.substr(eq + 1));
+        auto& words = c.flags[key];
+        for (std::string w; in >> w;) words.push_back(w);
     }
     auto made = launch::make_launcher(c);  // checks the kind and the template now, not per experiment
     if (!made.ok()) error = made.error().describe();
@@ -315,6 +332,11 @@ int main(int argc, char** argv) {
     run_cmd->add_option("--launcher-creates", run.launcher_creates,
                         "With --launcher command: the namespace kinds the command always creates")
         ->delimiter(',');
+    run_cmd->add_option("--launcher-flag", run.launcher_flags,
+                        "With --launcher command: KEY=WORDS, what ${flags} becomes when a realm asks for KEY "
+                        "(a namespace kind, map_root, mount_proc, propagation, monotonic, boottime), e.g. "
+                        "'pid=--pid --fork' 'monotonic=--monotonic ${monotonic}'; repeatable")
+        ->allow_extra_args(false);
     run_cmd->add_flag("--launcher-mounts-proc", run.launcher_mounts_proc,
                       "With --launcher command: the command always mounts a fresh /proc");
     run_cmd->add_flag("--launcher-socket", run.launcher_socket,

@@ -29,7 +29,7 @@ public:
         if (!on_path("bwrap")) return "bwrap is not installed (bubblewrap)";
         if (!plan.join.empty() && !on_path("nsenter")) return "joining needs nsenter(1), which is not installed";
         if (has(plan, core::Ns::time)) return "bwrap cannot create a time namespace";
-        if (unsigned extra = may_add(plan) & plan.experiment_kinds)
+        if (unsigned extra = may_add(plan) & plan.observed_kinds)
             return "bwrap always creates a " + kinds_text(extra) + " namespace, but realm " + plan.name +
                    " must share its parent's in this experiment";
         if (has(plan, core::Ns::mnt) && plan.propagation != "private")

@@ -27,7 +27,8 @@ struct RealmPlan {
     std::optional<long long> monotonic_offset, boottime_offset;  // seconds, for a new time namespace
     uid_t spawner_uid = 0;                   // the ids of the agent that starts the realm
     gid_t spawner_gid = 0;
-    unsigned experiment_kinds = 0;           // kinds any realm of the experiment creates or joins
+    unsigned observed_kinds = 0;             // kinds the experiment creates, joins or looks at (runner/observed_kinds.hpp)
+    bool creator_has_time_offsets = false;   // a realm it is started from set time offsets
 };
 
 struct StartedRealm {
@@ -86,6 +87,11 @@ struct TemplateFlagKey {
 const std::vector<TemplateFlagKey>& template_flag_keys();
 bool template_flag_known(const std::string& key);
 std::string template_flag_names();  // "user, uts, …"
+
+// A command launcher's argv for plan: the template with ${…} expanded, `${agent}` replaced by
+// agent's words and `${flags}` by the flags plan asks for.
+sys::Result<std::vector<std::string>> expand_command_template(const LauncherConfig& config, const RealmPlan& plan,
+                                                             const std::vector<std::string>& agent);
 
 std::unique_ptr<Launcher> make_builtin_launcher();
 // Any kind; an unknown kind or a bad template is an error naming it.

@@ -4,6 +4,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <condition_variable>
@@ -21,6 +22,7 @@
 #include "runner/cgroup_cleanup.hpp"
 #include "runner/interrupt.hpp"
 #include "runner/machine_facts.hpp"
+#include "runner/observed_kinds.hpp"
 #include "runner/requirements.hpp"
 #include "runner/topology.hpp"
 #include "runner/values.hpp"
@@ -287,11 +289,7 @@ bool Session::launchers_started_one_agent_each() {
 }
 
 bool Session::start_realms() {
-    unsigned experiment_kinds = 0;
-    for (auto& spec : e_.realms) {
-        experiment_kinds |= spec.new_mask;
-        for (auto& [kind, target] : spec.join) experiment_kinds |= core::ns_bit(*core::ns_from_name(kind));
-    }
+    unsigned observed = observed_kinds(e_);
     std::vector<RealmIdentity> ids;
     for (auto& spec : e_.realms) {
         launch::RealmPlan plan;
@@ -309,7 +307,14 @@ bool Session::start_realms() {
         }
         std::string spawner_name = spec.parent.empty() ? "host" : spec.parent;
         const agent::Hello& spawner_hello = hello(spawner_name);
-        plan.experiment_kinds = experiment_kinds;
+        plan.observed_kinds = observed;
+        // time_namespaces(7): a new time namespace starts with its creator's offsets.
+        for (std::string up = spec.parent; !up.empty() && !plan.creator_has_time_offsets;) {
+            auto parent = std::find_if(e_.realms.begin(), e_.realms.end(), [&](auto& r) { return r.name == up; });
+            if (parent == e_.realms.end()) break;
+            plan.creator_has_time_offsets = parent->monotonic_offset.value_or(0) != 0 || parent->boottime_offset.value_or(0) != 0;
+            up = parent->parent;
+        }
         auto launcher = launcher_for(spec);
         if (!launcher.ok()) {
             finish(Outcome::broken, launcher.error().describe());

@@ -106,7 +106,7 @@ void AssignmentReader::suites(const YAML::Node& n, Assignment& a) {
         const std::string& p = (*paths)[i++];
         std::string path = (dir / p).lexically_normal().string();
         std::error_code ec;
-        if (!fs::exists(path, ec)) error(item, "suite '" + p + "' does not exist (no " + path + ")");
+        if (!fs::exists(path, ec)) error(item, "no suite file '" + p + "' (looked for " + path + ")");
         a.suites.push_back(path);
     }
 }

@@ -1,31 +1,32 @@
 #include "experiment/loader.hpp"
-#include "launch/traits.hpp"
 
-#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <functional>
 #include <map>
 #include <optional>
 #include <regex>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "agent/registry.hpp"
 #include "core/id_map.hpp"
 #include "core/namespace_kind.hpp"
+#include "experiment/strict_yaml.hpp"
+#include "launch/traits.hpp"
 
 namespace nslab::experiment {
 namespace {
 
-constexpr size_t kMaxFileBytes = 4 << 20;
+using strict_yaml::did_you_mean;
+using strict_yaml::join;
+using strict_yaml::node_kind;
+using strict_yaml::plain;
+
+const strict_yaml::FileKind kSuiteFile{"a suite", "suites"};
 constexpr size_t kMaxNameLength = 64;
 
 bool is_lower_name(const std::string& s) {
@@ -52,47 +53,6 @@ const std::map<std::string, int>& errno_names() {
     return names;
 }
 
-std::string join(const std::vector<std::string>& v, const std::string& sep = ", ") {
-    std::string s;
-    for (auto& x : v) s += (s.empty() ? "" : sep) + x;
-    return s;
-}
-
-std::string node_kind(const YAML::Node& n) {
-    switch (n.Type()) {
-        case YAML::NodeType::Null: return "nothing (null)";
-        case YAML::NodeType::Scalar: return n.Tag() == "!" ? "a quoted string" : "'" + n.Scalar() + "'";
-        case YAML::NodeType::Sequence: return "a list";
-        case YAML::NodeType::Map: return "a mapping";
-        default: return "nothing";
-    }
-}
-
-bool plain(const YAML::Node& n) { return n.IsScalar() && n.Tag() != "!"; }
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-        cur[0] = i;
-        for (size_t j = 1; j <= b.size(); ++j)
-            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-        std::swap(prev, cur);
-    }
-    return prev[b.size()];
-}
-
-// " (did you mean 'sethostname'?)" when one candidate is close, else "".
-std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
-    std::string best;
-    size_t best_d = std::max<size_t>(2, word.size() / 3) + 1;
-    for (auto& c : candidates) {
-        size_t d = edit_distance(word, c);
-        if (d < best_d) best_d = d, best = c;
-    }
-    return best.empty() ? "" : " (did you mean '" + best + "'?)";
-}
-
 std::vector<std::string> realm_names(const Experiment& e) {
     std::vector<std::string> names;
     for (auto& r : e.realms) names.push_back(r.name);
@@ -100,156 +60,15 @@ std::vector<std::string> realm_names(const Experiment& e) {
 }
 
 // Parses one file's tree. Errors are collected; a part with an error is left out of the model.
-class FileLoader {
+class FileLoader : strict_yaml::Reader {
 public:
     FileLoader(std::string file, std::vector<LoadError>& errors, bool empty_text)
-        : file_(std::move(file)), errors_(errors), empty_text_(empty_text) {}
+        : Reader(std::move(file), errors), empty_text_(empty_text) {}
 
     std::optional<Suite> suite(const YAML::Node& root);
 
 private:
-    std::string file_;
-    std::vector<LoadError>& errors_;
     bool empty_text_;
-    std::map<std::string, YAML::Node> keys_;  // the key nodes of the mapping fields() last read
-
-    Mark mark(const YAML::Node& n) const {
-        auto m = n.Mark();
-        if (m.is_null()) return Mark{file_, 1, 1};
-        return Mark{file_, m.line + 1, m.column + 1};
-    }
-    void error(const YAML::Node& n, std::string message) { errors_.push_back({mark(n), std::move(message)}); }
-
-    // ---- typed scalars ---------------------------------------------------------------------
-    std::optional<std::string> text(const YAML::Node& n, const std::string& what) {
-        if (!n.IsScalar()) {
-            error(n, what + " must be a string, not " + node_kind(n));
-            return std::nullopt;
-        }
-        return n.Scalar();
-    }
-    std::optional<long long> integer(const YAML::Node& n, const std::string& what) {
-        if (!plain(n)) {
-            error(n, what + " must be an integer, not " + node_kind(n));
-            return std::nullopt;
-        }
-        const std::string& s = n.Scalar();
-        static const std::regex int_re("[-+]?(0|[1-9][0-9]{0,17})");
-        if (!std::regex_match(s, int_re)) {
-            error(n, what + " must be an integer, not " + node_kind(n));
-            return std::nullopt;
-        }
-        return std::stoll(s);
-    }
-    std::optional<double> number(const YAML::Node& n, const std::string& what) {
-        if (!plain(n)) {
-            error(n, what + " must be a number, not " + node_kind(n));
-            return std::nullopt;
-        }
-        static const std::regex num_re("[-+]?([0-9]{1,9})(\\.[0-9]{1,9})?");
-        if (!std::regex_match(n.Scalar(), num_re)) {
-            error(n, what + " must be a number, not " + node_kind(n));
-            return std::nullopt;
-        }
-        return std::stod(n.Scalar());
-    }
-    std::optional<bool> boolean(const YAML::Node& n, const std::string& what) {
-        if (plain(n) && (n.Scalar() == "true" || n.Scalar() == "false")) return n.Scalar() == "true";
-        error(n, what + " must be true or false, not " + node_kind(n));
-        return std::nullopt;
-    }
-    std::optional<std::vector<std::string>> text_list(const YAML::Node& n, const std::string& what) {
-        if (!n.IsSequence()) {
-            error(n, what + " must be a list of strings, not " + node_kind(n));
-            return std::nullopt;
-        }
-        std::vector<std::string> out;
-        bool ok = true;
-        for (const auto& item : n) {
-            auto s = text(item, "each entry of " + what);
-            if (s) out.push_back(*s);
-            else ok = false;
-        }
-        if (!ok) return std::nullopt;
-        return out;
-    }
-    std::optional<unsigned> ns_list(const YAML::Node& n, const std::string& what) {
-        auto names = text_list(n, what);
-        if (!names) return std::nullopt;
-        unsigned mask = 0;
-        size_t i = 0;
-        for (const auto& item : n) {
-            const std::string& name = (*names)[i++];
-            auto ns = core::ns_from_name(name);
-            if (!ns) {
-                std::string hint = name == "mount" ? " (did you mean 'mnt'?)" : name == "network" ? " (did you mean 'net'?)" : "";
-                error(item, "unknown namespace kind '" + name + "'" + hint + " in " + what +
-                                " (expected one of: cgroup, ipc, mnt, net, pid, time, user, uts)");
-                return std::nullopt;
-            }
-            if (mask & core::ns_bit(*ns)) {
-                error(item, "namespace kind '" + name + "' is listed twice in " + what);
-                return std::nullopt;
-            }
-            mask |= core::ns_bit(*ns);
-        }
-        return mask;
-    }
-
-    // ---- mappings --------------------------------------------------------------------------
-    // Walks a mapping: every key must be a plain scalar, unique, and accepted by `on_key`
-    // (which returns false for an unknown key). Returns false if the node is not a mapping.
-    bool walk_map(const YAML::Node& n, const std::string& what,
-                  const std::function<bool(const std::string&, const YAML::Node& key, const YAML::Node& value)>& on_key,
-                  const std::vector<std::string>& expected_keys) {
-        if (!n.IsMap()) {
-            error(n, what + " must be a mapping, not " + node_kind(n));
-            return false;
-        }
-        std::set<std::string> seen;
-        for (auto it = n.begin(); it != n.end(); ++it) {
-            const YAML::Node key = it->first;  // a copy: it-> yields a temporary proxy
-            if (!key.IsScalar()) {
-                error(key, "a key in " + what + " must be a plain word, not " + node_kind(key));
-                continue;
-            }
-            const std::string k = key.Scalar();
-            if (!seen.insert(k).second) {
-                error(key, "duplicate key '" + k + "' in " + what);
-                continue;
-            }
-            if (!on_key(k, key, it->second))
-                error(key, "unknown key '" + k + "' in " + what + did_you_mean(k, expected_keys) +
-                               (expected_keys.empty() ? "" : " (expected one of: " + join(expected_keys) + ")"));
-        }
-        return true;
-    }
-    const YAML::Node* required(const std::map<std::string, YAML::Node>& got, const std::string& key,
-                               const YAML::Node& parent, const std::string& what) {
-        auto it = got.find(key);
-        if (it == got.end()) {
-            error(parent, what + " has no '" + key + "'");
-            return nullptr;
-        }
-        return &it->second;
-    }
-    // Collects a mapping's entries after checking keys against a fixed list.
-    std::optional<std::map<std::string, YAML::Node>> fields(const YAML::Node& n, const std::string& what,
-                                                            const std::vector<std::string>& allowed) {
-        std::map<std::string, YAML::Node> got;
-        keys_.clear();
-        bool is_map = walk_map(
-            n, what,
-            [&](const std::string& k, const YAML::Node& key, const YAML::Node& v) {
-                if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) return false;
-                got.emplace(k, v);
-                keys_.emplace(k, key);
-                return true;
-            },
-            allowed);
-        if (!is_map) return std::nullopt;
-        return got;
-    }
 
     // ---- parts -----------------------------------------------------------------------------
     std::optional<Experiment> experiment(const YAML::Node& n, const std::string& suite_name, size_t index);
@@ -1011,85 +830,6 @@ std::optional<Expectation> FileLoader::expectation(const YAML::Node& n, const Ex
     return x;
 }
 
-// The 1-based line where a second YAML document starts, if any. A first '---' before any content
-// only opens the first document.
-std::optional<int> second_document_line(const std::string& text) {
-    std::istringstream in(text);
-    bool content = false, ended = false;
-    int n = 0;
-    for (std::string line; std::getline(in, line);) {
-        ++n;
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        bool start = line.rfind("---", 0) == 0 && (line.size() == 3 || line[3] == ' ' || line[3] == '\t');
-        bool end = line.rfind("...", 0) == 0 && (line.size() == 3 || line[3] == ' ' || line[3] == '\t');
-        size_t first = line.find_first_not_of(" \t");
-        bool blank = first == std::string::npos || line[first] == '#';
-        if (start) {
-            if (content || ended) return n;
-            content = true;  // '---' opens the first document
-            continue;
-        }
-        if (end) {
-            ended = true;
-            continue;
-        }
-        if (blank || (!content && line[0] == '%')) continue;  // comments, directives
-        if (ended) return n;
-        content = true;
-    }
-    return std::nullopt;
-}
-
-// yaml-cpp's parser messages, made to say what to fix.
-LoadError syntax_error(const std::string& text, const std::string& file, const YAML::Exception& e) {
-    int line = e.mark.is_null() ? 1 : e.mark.line + 1;
-    int column = e.mark.is_null() ? 1 : e.mark.column + 1;
-    std::vector<std::string> lines;
-    std::istringstream in(text);
-    for (std::string l; std::getline(in, l);) lines.push_back(l);
-    // A tab in indentation is the classic cause of "end of map not found" and friends.
-    for (int i = 0; i < static_cast<int>(lines.size()) && i < line; ++i) {
-        const std::string& l = lines[static_cast<size_t>(i)];
-        size_t indent_end = l.find_first_not_of(" \t");
-        if (indent_end != std::string::npos && l.substr(0, indent_end).find('\t') != std::string::npos)
-            return {Mark{file, i + 1, 1}, "YAML syntax: a tab indents this line; YAML indents with spaces only"};
-    }
-    std::string message = "YAML syntax: " + e.msg;
-    if (e.msg == "end of sequence flow not found") message += " (a '[' list opened earlier is not closed with ']')";
-    else if (e.msg == "end of map flow not found") message += " (a '{' mapping opened earlier is not closed with '}')";
-    else if (e.msg == "the referenced anchor is not defined" && line <= static_cast<int>(lines.size())) {
-        std::string rest = lines[static_cast<size_t>(line - 1)].substr(static_cast<size_t>(column - 1));
-        size_t end = rest.find_first_of(" \t,]}");
-        std::string alias = rest.substr(0, end);
-        if (alias.size() > 1 && alias[0] == '*')
-            message = "YAML: alias '" + alias + "' refers to no anchor; define '&" + alias.substr(1) + "' earlier in the file";
-    }
-    return {Mark{file, line, column}, message};
-}
-
-// The offset of the first byte that does not begin or continue a well-formed UTF-8 sequence
-// (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF).
-std::optional<size_t> first_invalid_utf8(const std::string& text) {
-    const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-    const size_t n = text.size();
-    for (size_t i = 0; i < n;) {
-        unsigned char c = s[i];
-        size_t len;
-        unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-        if (c < 0x80) { ++i; continue; }
-        if (c >= 0xC2 && c <= 0xDF) len = 2;
-        else if (c >= 0xE0 && c <= 0xEF) { len = 3; if (c == 0xE0) lo = 0xA0; if (c == 0xED) hi = 0x9F; }
-        else if (c >= 0xF0 && c <= 0xF4) { len = 4; if (c == 0xF0) lo = 0x90; if (c == 0xF4) hi = 0x8F; }
-        else return i;
-        if (i + len > n) return i;
-        if (s[i + 1] < lo || s[i + 1] > hi) return i;
-        for (size_t k = 2; k < len; ++k)
-            if (s[i + k] < 0x80 || s[i + k] > 0xBF) return i;
-        i += len;
-    }
-    return std::nullopt;
-}
-
 }  // namespace
 
 std::string LoadError::str() const { return mark.str() + ": error: " + message; }
@@ -1104,56 +844,17 @@ std::vector<Reference> references_in(const std::string& text) {
 
 LoadResult load_text(const std::string& text, const std::string& file) {
     LoadResult result;
-    if (text.size() > kMaxFileBytes) {
-        result.errors.push_back({Mark{file, 1, 1}, "the file is larger than 4 MiB; a suite is never that big"});
+    auto parsed = strict_yaml::parse(text, file, kSuiteFile);
+    if (parsed.error) {
+        result.errors.push_back(std::move(*parsed.error));
         return result;
     }
-    if (text.find('\0') != std::string::npos) {
-        auto line = std::count(text.begin(), text.begin() + static_cast<long>(text.find('\0')), '\n') + 1;
-        result.errors.push_back({Mark{file, static_cast<int>(line), 1}, "the file contains a NUL byte: it is not a YAML text file"});
-        return result;
-    }
-    if (auto bad = first_invalid_utf8(text)) {
-        auto before = text.begin() + static_cast<long>(*bad);
-        auto line = std::count(text.begin(), before, '\n') + 1;
-        size_t line_start = text.rfind('\n', *bad == 0 ? 0 : *bad - 1);
-        size_t column = line_start == std::string::npos || *bad == 0 ? *bad + 1 : *bad - line_start;
-        char hex[8];
-        std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(text[*bad]));
-        result.errors.push_back({Mark{file, static_cast<int>(line), static_cast<int>(column)},
-                                 std::string("the file is not valid UTF-8 (byte ") + hex +
-                                     " here); suites are UTF-8 text"});
-        return result;
-    }
-    // One document per file. yaml-cpp 0.7's LoadAll can loop forever on malformed input
-    // (upstream jbeder/yaml-cpp#1319), so parse the first document with Load and find a second
-    // one by its separator: a line starting with '---' (or content after '...') at column 0.
-    if (auto second = second_document_line(text)) {
-        result.errors.push_back({Mark{file, *second, 1}, "the file holds more than one YAML document (a '---' or '...' "
-                                                         "separator at column 1); a suite is exactly one"});
-        return result;
-    }
-    YAML::Node root;
+    FileLoader loader(file, result.errors, parsed.blank);
     try {
-        root = YAML::Load(text);
-    } catch (const YAML::DeepRecursion& e) {
-        // yaml-cpp's DepthGuard (depthguard.h, max_depth 2000 parser frames) ends deep nesting
-        // before the stack does, but calls it "bad file".
-        result.errors.push_back({Mark{file, e.mark.line + 1, e.mark.column + 1},
-                                 "YAML: nested too deeply (yaml-cpp stops at 2000 parser levels); a suite nests a "
-                                 "few levels"});
-        return result;
-    } catch (const YAML::Exception& e) {
-        result.errors.push_back(syntax_error(text, file, e));
-        return result;
-    }
-    FileLoader loader(file, result.errors, text.find_first_not_of(" \t\r\n") == std::string::npos);
-    try {
-        auto suite = loader.suite(root);
+        auto suite = loader.suite(parsed.root);
         if (suite && result.errors.empty()) result.suites.push_back(std::move(*suite));
     } catch (const YAML::Exception& e) {
-        result.errors.push_back({Mark{file, e.mark.is_null() ? 1 : e.mark.line + 1, e.mark.is_null() ? 1 : e.mark.column + 1},
-                                 "YAML: " + e.msg});
+        result.errors.push_back(strict_yaml::exception_error(file, e));
     }
     return result;
 }
@@ -1181,23 +882,6 @@ std::vector<std::string> expand_paths(const std::vector<std::string>& paths, std
     return files;
 }
 
-namespace {
-
-// A file's text, read up to one byte past the limit: a huge file (or /dev/zero) costs bounded
-// memory and gets load_text's size error.
-std::optional<std::string> read_bounded(const std::string& file) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return std::nullopt;
-    std::string text;
-    char chunk[1 << 16];
-    while (text.size() <= kMaxFileBytes && in.read(chunk, sizeof chunk).gcount() > 0)
-        text.append(chunk, static_cast<size_t>(in.gcount()));
-    if (text.size() > kMaxFileBytes + 1) text.resize(kMaxFileBytes + 1);
-    return text;
-}
-
-}  // namespace
-
 LoadResult load_paths(const std::vector<std::string>& paths) {
     LoadResult all;
     std::vector<std::string> files = expand_paths(paths, all.errors);
@@ -1208,7 +892,7 @@ LoadResult load_paths(const std::vector<std::string>& paths) {
     std::atomic<size_t> next{0};
     auto parse = [&] {
         for (size_t i; (i = next.fetch_add(1)) < files.size();) {
-            auto text = read_bounded(files[i]);
+            auto text = strict_yaml::read_bounded(files[i]);
             if (!text) {
                 each[i].errors.push_back({Mark{files[i], 0, 0}, std::string("cannot read the file: ") + std::strerror(errno)});
                 continue;

@@ -35,13 +35,6 @@ std::string variables_text(bool in_command) {
     return join(names);
 }
 
-// Replaces every "${name}" in word with value.
-std::string replace_variable(std::string word, const std::string& name, const std::string& value) {
-    const std::string var = "${" + name + "}";
-    for (size_t at = 0; (at = word.find(var, at)) != std::string::npos; at += value.size()) word.replace(at, var.size(), value);
-    return word;
-}
-
 class AssignmentReader : strict_yaml::Reader {
 public:
     using Reader::Reader;
@@ -235,18 +228,8 @@ bool AssignmentReader::check_word(const YAML::Node& where, const std::string& wo
 }
 
 // What the launcher factory refuses in a template is refused here too, not at the first realm.
-// Its check predates ${flags}, ${propagation}, ${uid} and ${gid}; it sees those already checked
-// above as plain words.
 void AssignmentReader::check_with_factory(const YAML::Node& where, const launch::LauncherConfig& config) {
     launch::LauncherConfig c = config;
-    c.flags.clear();
-    c.command.clear();
-    for (auto& w : config.command) {
-        if (w == "${flags}") continue;
-        std::string x = w;
-        for (const char* v : {"propagation", "uid", "gid"}) x = replace_variable(x, v, "0");
-        c.command.push_back(std::move(x));
-    }
     c.vars.try_emplace("submission", "/submission");
     auto made = launch::make_launcher(c);
     if (!made.ok()) error(where, "'launcher: command': " + made.error().describe());

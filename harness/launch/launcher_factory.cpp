@@ -1,5 +1,7 @@
 #include "launch/launcher.hpp"
 
+#include <filesystem>
+
 namespace nslab::launch {
 
 std::unique_ptr<Launcher> make_unshare_launcher(const LauncherConfig& c);
@@ -51,7 +53,13 @@ sys::Result<std::unique_ptr<Launcher>> make_launcher(const LauncherConfig& c) {
     if (c.kind == "nsenter") return make_nsenter_launcher(c);
     if (c.kind == "command") {
         NSLAB_TRY(check_command_template(c));
-        return make_command_launcher(c);
+        // setns(2) into a mount namespace moves the cwd to its root (nsenter runs before a joining
+        // realm's launcher), so a program named relative to ours is made absolute now.
+        LauncherConfig absolute = c;
+        std::string& prog = absolute.command.front();
+        if (prog.find('/') != std::string::npos && prog.front() != '/' && !prog.starts_with("${"))
+            prog = std::filesystem::absolute(prog).lexically_normal().string();
+        return make_command_launcher(absolute);
     }
     return sys::Error::message("unknown launcher '" + c.kind + "' (expected: builtin, unshare, bwrap, nsenter, command)");
 }

@@ -129,6 +129,7 @@ std::string LauncherConfig::label() const {
 
 sys::Result<StartedRealm> ExternalLauncher::start(agent::AgentClient& spawner, const RealmPlan& plan,
                                                   agent::Deadline deadline) {
+    last_failure_.reset();
     std::string agent_path = find_agent_binary();
     std::string socket_path = config_.connect_by_socket ? random_socket_path() : "";
     std::vector<std::string> agent_argv{agent_path};
@@ -208,16 +209,26 @@ sys::Result<StartedRealm> ExternalLauncher::start(agent::AgentClient& spawner, c
     }
     auto status = spawner.call("launch_status", agent::json{{"pid", launcher_pid}}, grace, std::span<const int>(&pidfd, 1));
     std::string fate;
+    LaunchFailure what;
     if (!status.ok()) fate = "its status is unknown (" + status.error().describe() + ")";
     else if (!status->ok) fate = "its status is unknown (" + status->error.describe() + ")";
     else {
         auto& v = status->value;
-        if (v.value("running", false)) fate = "it is still running";
-        else if (v.contains("signal")) fate = "it was killed by signal " + std::to_string(v["signal"].get<int>());
-        else fate = "it exited with status " + std::to_string(v.value("exit", -1));
+        if (v.value("running", false)) {
+            fate = "it is still running";
+            what.still_running = true;
+        } else if (v.contains("signal")) {
+            what.signal = v["signal"].get<int>();
+            fate = "it was killed by signal " + std::to_string(*what.signal);
+        } else {
+            what.exit_status = v.value("exit", -1);
+            fate = "it exited with status " + std::to_string(*what.exit_status);
+        }
     }
     output.drain();
     std::string tail = output.text();
+    what.output = tail;
+    last_failure_ = std::move(what);
     return sys::Error::message(who + " " + failure + (fate.empty() ? "" : "; " + fate) +
                                (tail.empty() ? "; it printed nothing" : "; its output ends with: " + tail));
 }

@@ -19,12 +19,16 @@ public:
     std::optional<std::string> lacks(const std::string& trait) const override;
     sys::Result<StartedRealm> start(agent::AgentClient& spawner, const RealmPlan& plan,
                                     agent::Deadline deadline) override;
+    std::optional<LaunchFailure> last_failure() const override { return last_failure_; }
 
 protected:
     // The argv that starts agent_argv in plan's new namespaces (joins are done before it).
     virtual sys::Result<std::vector<std::string>> command_for(const RealmPlan& plan,
                                                               const std::vector<std::string>& agent_argv) const = 0;
     LauncherConfig config_;
+
+private:
+    std::optional<LaunchFailure> last_failure_;
 };
 
 // Helpers for the launchers' cannot_start and command_for.

@@ -56,6 +56,14 @@ struct LauncherConfig {
     std::string label() const;                // "unshare", "command mini_container"
 };
 
+// What became of an external launcher that started no working agent (for feedback).
+struct LaunchFailure {
+    std::optional<int> exit_status;  // it exited with this status
+    std::optional<int> signal;       // it was killed by this signal
+    bool still_running = false;      // it still ran (no agent before the time limit, or a broken one)
+    std::string output;              // the end of its output
+};
+
 class Launcher {
 public:
     virtual ~Launcher() = default;
@@ -74,6 +82,8 @@ public:
     // spawner: the agent in whose namespaces the realm is started (the lab, or a parent realm).
     virtual sys::Result<StartedRealm> start(agent::AgentClient& spawner, const RealmPlan& plan,
                                             agent::Deadline deadline) = 0;
+    // After start() failed: what became of the launcher process, when it is one.
+    virtual std::optional<LaunchFailure> last_failure() const { return std::nullopt; }
 };
 
 // The keys of LauncherConfig::flags: a namespace kind (user, uts, ipc, pid, mnt, net, cgroup,

@@ -1,6 +1,7 @@
 // The result model: what one run of an experiment produced. Every report renders this.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,12 +49,29 @@ struct PhaseTimes {
                           // to the run's reaper thread, in nslab run)
 };
 
+// What a FAIL is about, so that feedback can name the real mistake rather than repeat the
+// test's hint: the launcher under test started no working agent, or started it twice, or made
+// the wrong namespaces; a step failed; an expectation did not hold.
+enum class FailureKind { none, launcher_start, launcher_twice, topology, step, expectation };
+struct FailureDetail {
+    FailureKind kind = FailureKind::none;
+    std::string realm;  // launcher_*, topology: the realm concerned
+    // launcher_start: what became of the launcher, and the end of its output
+    std::optional<int> launcher_exit, launcher_signal;
+    bool launcher_running = false;
+    std::string launcher_output;
+    // topology: the kind, and whether a new namespace was missing (else one was wrongly new or shared)
+    std::string ns_kind;
+    bool missing_new = false;
+};
+
 struct ExperimentResult {
     std::string suite, name, file, summary;
     int line = 0;
     std::vector<std::string> refs, tags, vantages;
     Outcome outcome = Outcome::broken;
     std::string reason;  // for FAIL/SKIP/BROKEN: one line that says why
+    FailureDetail failure;  // for FAIL: what it is about
     bool time_limit = false;  // BROKEN because the experiment's time limit passed (a step or probe hung)
     double duration_ms = 0;
     PhaseTimes phases;

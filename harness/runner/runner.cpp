@@ -280,6 +280,7 @@ bool Session::launchers_started_one_agent_each() {
         Realm& realm = realms_.at(spec.name);
         if (!realm.launcher->under_test()) continue;
         if (int extra = realm.started.client.extra_hellos()) {
+            r_.failure = {.kind = FailureKind::launcher_twice, .realm = spec.name};
             finish(Outcome::fail, "launcher " + realm.launcher->name() + " started the agent of realm " + spec.name + " " +
                                       std::to_string(extra + 1) + " times (each start must run exactly one agent)");
             return false;
@@ -338,6 +339,17 @@ bool Session::start_realms() {
             bool ours = !(*launcher)->under_test();
             finish(ours ? Outcome::broken : Outcome::fail,
                    lab_death() + started.error().describe() + hint_for(started.error(), plan.new_mask));
+            if (!ours) {
+                auto& f = r_.failure;
+                f.kind = FailureKind::launcher_start;
+                f.realm = spec.name;
+                if (auto what = (*launcher)->last_failure()) {
+                    f.launcher_exit = what->exit_status;
+                    f.launcher_signal = what->signal;
+                    f.launcher_running = what->still_running;
+                    f.launcher_output = what->output;
+                }
+            }
             return false;
         }
         unsigned may_add = (*launcher)->may_add(plan);
@@ -356,8 +368,12 @@ bool Session::start_realms() {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
             if (!launchers_started_one_agent_each()) return false;
         }
-        if (who.empty()) finish(Outcome::broken, "topology: " + *problem);
-        else finish(Outcome::fail, "launcher " + who + " made the wrong namespaces: " + *problem);
+        if (who.empty()) finish(Outcome::broken, "topology: " + problem->text);
+        else {
+            finish(Outcome::fail, "launcher " + who + " made the wrong namespaces: " + problem->text);
+            r_.failure = {.kind = FailureKind::topology, .realm = problem->realm,
+                          .ns_kind = std::string(core::kind_of(problem->kind).name), .missing_new = problem->missing_new};
+        }
         return false;
     }
     return launchers_started_one_agent_each();
@@ -448,6 +464,7 @@ bool Session::run_steps() {
         if (!rec.ok) rec.detail = failure;
         r_.steps.push_back(rec);
         if (!rec.ok) {
+            r_.failure.kind = FailureKind::step;
             finish(Outcome::fail, "step `" + s.source + "` " + (s.expect_error.empty() && s.op != "run" ? "failed: " : "") + failure);
             return false;
         }
@@ -491,7 +508,10 @@ void Session::check_expectations(const std::map<std::pair<size_t, std::string>, 
         r_.rows.push_back(std::move(row));
     }
     if (all_ok) finish(Outcome::pass, "");
-    else finish(Outcome::fail, first_failure);
+    else {
+        r_.failure.kind = FailureKind::expectation;
+        finish(Outcome::fail, first_failure);
+    }
 }
 
 // Ends finished experiments' labs on a thread of its own, so that a worker goes on to its next

@@ -17,9 +17,17 @@ struct RealmIdentity {
     unsigned may_add = 0;  // kinds its launcher may also create (bwrap's mount namespace): not checked
 };
 
-// nullopt when right; otherwise what is wrong, e.g. "realm A should have a new uts namespace but
-// shares the host's (uts:[4026531838])".
-std::optional<std::string> check_topology(const experiment::Experiment& e, const core::NamespaceSet& host,
+// What is wrong with a realm's namespaces: `text` says it ("realm A should have a new uts
+// namespace but shares the host's (uts:[4026531838])"); the rest names it for feedback.
+struct TopologyProblem {
+    std::string text;
+    std::string realm;
+    core::Ns kind = core::Ns::uts;
+    bool missing_new = false;  // a new namespace was asked for and not made (else one was shared wrongly or added)
+};
+
+// nullopt when right.
+std::optional<TopologyProblem> check_topology(const experiment::Experiment& e, const core::NamespaceSet& host,
                                           const std::vector<RealmIdentity>& realms);
 
 }  // namespace nslab::runner

@@ -226,19 +226,24 @@ TEST(Topology, ReportsARealmThatSharesWhatShouldBeNew) {
     b.ids[uts] = host.ids[uts];  // B "forgot" CLONE_NEWUTS
     auto problem = runner::check_topology(e, host, ids);
     ASSERT_TRUE(problem);
-    EXPECT_NE(problem->find("realm B should have a new uts namespace"), std::string::npos) << *problem;
+    EXPECT_NE(problem->text.find("realm B should have a new uts namespace"), std::string::npos) << problem->text;
+    EXPECT_EQ(problem->realm, "B");
+    EXPECT_EQ(problem->kind, core::Ns::uts);
+    EXPECT_TRUE(problem->missing_new);
 
     b.ids[uts] = a.ids[uts];  // A and B in one namespace
     problem = runner::check_topology(e, host, ids);
     ASSERT_TRUE(problem);
-    EXPECT_NE(problem->find("share uts:[500]"), std::string::npos) << *problem;
+    EXPECT_NE(problem->text.find("share uts:[500]"), std::string::npos) << problem->text;
 
     b.ids[uts] = core::NsId{1, 501};
     b.ids[static_cast<size_t>(core::Ns::ipc)] = core::NsId{1, 777};  // an ipc namespace nobody asked for
     problem = runner::check_topology(e, host, ids);
     ASSERT_TRUE(problem);
-    EXPECT_NE(problem->find("realm B should share the ipc namespace of the host but has its own"), std::string::npos)
-        << *problem;
+    EXPECT_NE(problem->text.find("realm B should share the ipc namespace of the host but has its own"), std::string::npos)
+        << problem->text;
+    EXPECT_EQ(problem->kind, core::Ns::ipc);
+    EXPECT_FALSE(problem->missing_new);
 }
 
 TEST(Values, SubstituteReplacesFieldsAndNamesWhatIsMissing) {

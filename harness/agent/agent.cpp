@@ -239,8 +239,8 @@ int agent_main(int argc, char** argv) {
         }
         fd = *c;
     } else if (!sys::fcntl_getfl(fd).ok()) {
-        std::fprintf(stderr, "nslab-agent: fd %d is not open\n", fd);
-        return 2;
+        std::fprintf(stderr, "nslab-agent: fd %d is not open (the launcher closed the fds it inherited)\n", fd);
+        return kExitInheritedFdClosed;
     }
     // An agent started by a launcher inherits whatever the launcher held open (nsenter's namespace
     // fds, a student's pipes); they would keep namespaces alive and are not ours: keep stdio and

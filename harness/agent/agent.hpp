@@ -31,6 +31,10 @@ std::optional<int> launcher_exit_status(pid_t pid);
 // scratch tmpfs over /tmp and /dev/shm, so nothing the lab does reaches the real machine.
 sys::Status setup_lab();
 
+// The agent's exit status when the fd it was told to use is not open: a launcher that passes
+// COMMAND's status on shows with it that it closed its inherited fds (feedback names that).
+inline constexpr int kExitInheritedFdClosed = 121;
+
 // `nslab-agent` / `nslab agent`: parses argv, connects, says hello, serves.
 int agent_main(int argc, char** argv);
 

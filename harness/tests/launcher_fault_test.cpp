@@ -107,6 +107,8 @@ TEST_F(LauncherFault, FdClosingLauncherNeedsTheSocketPath) {
     EXPECT_EQ(outcome(by_fd), "FAIL");
     EXPECT_NE(reason(by_fd).find("before any agent said hello"), std::string::npos) << reason(by_fd);
     EXPECT_NE(reason(by_fd).find("is not open"), std::string::npos) << "the agent's own message: " << reason(by_fd);
+    EXPECT_NE(reason(by_fd).find("it exited with status 121"), std::string::npos)  // agent::kExitInheritedFdClosed
+        << "closes_fds.sh passes the agent's status on: " << reason(by_fd);
     auto by_path = run("closes_fds.sh", 3, "--launcher-socket", uts, "uts");
     EXPECT_EQ(outcome(by_path), "PASS") << reason(by_path);
 }

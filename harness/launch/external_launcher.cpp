@@ -6,6 +6,7 @@
 #include <random>
 
 #include "core/id_map.hpp"
+#include "launch/agent_identity.hpp"
 #include "launch/lab.hpp"
 #include "sys/spawn_calls.hpp"
 #include "sys/syscalls.hpp"
@@ -192,7 +193,10 @@ sys::Result<StartedRealm> ExternalLauncher::start(agent::AgentClient& spawner, c
         auto hello = realm.client.read_hello(deadline);
         if (hello.ok()) {
             realm.hello = std::move(hello).value();
-            return realm;
+            // Not one answer is trusted before the hello is known to come from our agent.
+            auto impostor = not_the_agent(realm.hello, agent_path);
+            if (!impostor) return realm;
+            return sys::Error::message(who + " did not run the agent it was given for realm " + plan.name + ": " + *impostor);
         }
         failure = "started an agent that failed: " + hello.error().describe();
     }

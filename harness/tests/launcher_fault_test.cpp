@@ -113,4 +113,13 @@ TEST_F(LauncherFault, FdClosingLauncherNeedsTheSocketPath) {
     EXPECT_EQ(outcome(by_path), "PASS") << reason(by_path);
 }
 
+// A launcher that runs something else than the agent it was given (here a copy of it, which says
+// hello like the agent): nothing it answers is trusted; a FAIL names the process that said hello.
+TEST_F(LauncherFault, AHelloFromAnotherProgramThanTheAgentIsRefused) {
+    auto r = run("runs_a_copy_of_the_agent.sh", 3, "", "td2_uts.hostname_isolated_between_sibling_uts_namespaces", "uts");
+    EXPECT_EQ(outcome(r), "FAIL") << reason(r);
+    EXPECT_NE(reason(r).find("is not nslab-agent"), std::string::npos) << reason(r);
+    EXPECT_NE(reason(r).find("/tmp/not-the-agent."), std::string::npos) << reason(r);
+}
+
 }  // namespace

@@ -76,7 +76,7 @@ void register_general_ops(Registry& r) {
            .kind = OpKind::probe,
            .doc = "The identity of the caller's namespace of a kind, as readlink /proc/self/ns/KIND prints it.",
            .lab = "readlink /proc/self/ns/KIND",
-           .args = {{"kind", ArgType::string, true, "namespace kind, e.g. uts"}},
+           .args = {{"kind", ArgType::string, true, "namespace kind, e.g. uts", namespace_kind()}},
            .handler = ns_id_op});
     r.add({.name = "visible",
            .kind = OpKind::probe,

@@ -149,7 +149,7 @@ private:
 };
 
 void register_sysv_traffic_ops(Registry& r) {
-    const ArgSpec key_arg{"key", ArgType::string, true, "the object's IPC key (e.g. \"0x1234abcd\" or ${q.key})"};
+    const ArgSpec key_arg{"key", ArgType::string, true, "the object's IPC key (e.g. \"0x1234abcd\" or ${q.key})", ipc_key()};
     r.add({.name = "msg_send",
            .kind = OpKind::action,
            .ns = "ipc",
@@ -282,7 +282,7 @@ void register_sysv_traffic_ops(Registry& r) {
 void register_ipc_ops(Registry& r) {
     register_sysv_traffic_ops(r);
     const ArgSpec key_arg{"key", ArgType::string, false,
-                          "the IPC key (e.g. \"0x1234abcd\"); a random one when absent, as ipcmk does"};
+                          "the IPC key (e.g. \"0x1234abcd\"); a random one when absent, as ipcmk does", ipc_key()};
     r.add({.name = "shm_create",
            .kind = OpKind::action,
            .ns = "ipc",
@@ -340,7 +340,7 @@ void register_ipc_ops(Registry& r) {
            .ns = "ipc",
            .doc = "Creates a POSIX message queue (mq_open with O_CREAT|O_EXCL) and closes it.",
            .lab = "",
-           .args = {{"name", ArgType::string, true, "queue name, starting with '/' (e.g. /nslab_q)"}},
+           .args = {{"name", ArgType::string, true, "queue name, starting with '/' (e.g. /nslab_q)", mq_name()}},
            .creates_object = true,
            .handler = [](OpCall& c) -> sys::Result<json> {
                NSLAB_ASSIGN_OR_RETURN(std::string name, arg_string(c.args, "name"));

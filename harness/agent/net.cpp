@@ -299,7 +299,9 @@ sys::Result<json> link_state(OpCall& c) {
 }  // namespace
 
 void register_net_ops(Registry& r) {
-    const ArgSpec link_name{"name", ArgType::string, true, "the interface (at most 15 bytes)"};
+    // netdevice(7): IFNAMSIZ is 16 bytes with the terminating NUL.
+    const ArgSpec link_name{"name", ArgType::string, true, "the interface (at most 15 bytes)",
+                            max_bytes(IFNAMSIZ - 1, "an interface name"), /*kernel_limit=*/true};
     const ArgSpec port{"port", ArgType::integer, true, "the UDP port, 1..65535", int_range(1, 65535)};
     const ArgSpec abstract_name{"name", ArgType::string, true, "the abstract name, without '@'"};
     r.add({.name = "veth_create",
@@ -310,7 +312,8 @@ void register_net_ops(Registry& r) {
                   "the caller's.",
            .lab = "ip link add NAME [netns NS] type veth peer name PEER [netns NS]",
            .args = {link_name,
-                    {"peer", ArgType::string, true, "the other end's name"},
+                    {"peer", ArgType::string, true, "the other end's name (at most 15 bytes)",
+                     max_bytes(IFNAMSIZ - 1, "an interface name"), /*kernel_limit=*/true},
                     {"netns", ArgType::realm, false, "the realm (or host) that gets NAME"},
                     {"peer_netns", ArgType::realm, false, "the realm (or host) that gets PEER"}},
            .creates_object = true,
@@ -337,7 +340,7 @@ void register_net_ops(Registry& r) {
            .doc = "Adds an IPv4 address to an interface of the caller's network namespace "
                   "(RTM_NEWADDR).",
            .lab = "ip addr add ADDRESS/PREFIX dev NAME",
-           .args = {link_name, {"address", ArgType::string, true, "e.g. 10.200.0.1/24"}},
+           .args = {link_name, {"address", ArgType::string, true, "e.g. 10.200.0.1/24", ipv4(/*with_prefix=*/true)}},
            .handler = addr_add});
     r.add({.name = "udp_listen",
            .kind = OpKind::action,
@@ -345,7 +348,7 @@ void register_net_ops(Registry& r) {
            .doc = "Binds a UDP socket in the caller's network namespace and keeps it open for "
                   "udp_received.",
            .lab = "nc -u -l -p PORT",
-           .args = {port, {"address", ArgType::string, false, "local IPv4 address (0.0.0.0)"}},
+           .args = {port, {"address", ArgType::string, false, "local IPv4 address (0.0.0.0)", ipv4(false)}},
            .creates_object = true,
            .handler = udp_listen});
     r.add({.name = "udp_send",
@@ -353,7 +356,7 @@ void register_net_ops(Registry& r) {
            .ns = "net",
            .doc = "Sends one UDP datagram from the caller's network namespace (a fresh socket).",
            .lab = "echo MESSAGE | nc -u -w1 ADDRESS PORT",
-           .args = {{"address", ArgType::string, true, "the destination IPv4 address"},
+           .args = {{"address", ArgType::string, true, "the destination IPv4 address", ipv4(false)},
                     port,
                     {"message", ArgType::string, true, "the datagram's text"}},
            .handler = udp_send});
@@ -365,8 +368,9 @@ void register_net_ops(Registry& r) {
            .lab = "",
            .args = {port,
                     {"wait_ms", ArgType::integer, false,
-                     "how long to wait for a first datagram (default 3000: a lost ARP reply is "
-                     "retried after 1 s)"}},
+                     "how long to wait for a first datagram, 0 to 60000 ms (default 3000: a lost ARP "
+                     "reply is retried after 1 s)",
+                     int_range(0, 60000)}},
            .handler = udp_received});
     r.add({.name = "rtnl_watch",
            .kind = OpKind::action,

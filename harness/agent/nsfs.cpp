@@ -309,9 +309,10 @@ sys::Result<json> ns_entries(OpCall&) {
 void register_nsfs_ops(Registry& r) {
     const ArgSpec flags{"flags", ArgType::string_list, true,
                         "nstype as flag names, e.g. [CLONE_NEWUTS, CLONE_NEWIPC]; [] is 0"};
-    const ArgSpec kind{"kind", ArgType::string, true, "namespace kind, e.g. uts"};
+    const ArgSpec kind{"kind", ArgType::string, true, "namespace kind, e.g. uts", namespace_kind()};
     const ArgSpec entry{"kind", ArgType::string, true,
-                        "an entry of /proc/self/ns: a kind, pid_for_children, time_for_children"};
+                        "an entry of /proc/self/ns: a kind, pid_for_children, time_for_children",
+                        namespace_kind(/*or_for_children=*/true)};
     const ArgSpec target{"target", ArgType::realm, true, "the realm (or host) to compare with"};
     r.add({.name = "setns_pidfd",
            .kind = OpKind::action,

@@ -1,11 +1,15 @@
 #include "agent/registry.hpp"
 
+#include <arpa/inet.h>
+#include <limits.h>
 #include <signal.h>
 #include <string.h>
 
 #include <algorithm>
 #include <cctype>
 #include <stdexcept>
+
+#include "core/spelling.hpp"
 
 namespace nslab::agent {
 
@@ -28,7 +32,7 @@ ArgCheck one_of(std::vector<std::string> allowed) {
             if (std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
                 std::string list;
                 for (auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-                return "'" + v + "' is not one of " + list;
+                return "'" + v + "' is not one of " + list + core::did_you_mean(v, allowed);
             }
         }
         return "";
@@ -49,6 +53,72 @@ ArgCheck signal_value() {
         std::string v = value.is_string() ? value.get<std::string>() : value.dump();
         return parse_signal(v) ? "" : "'" + v + "' is not a signal (a name such as TERM, KILL, USR1, SIGTERM, or a number below " +
                                           std::to_string(NSIG) + ")";
+    };
+}
+
+ArgCheck max_bytes(size_t n, std::string what) {
+    return [n, what = std::move(what)](const json& value) -> std::string {
+        if (!value.is_string()) return "";
+        size_t size = value.get_ref<const std::string&>().size();
+        if (size == 0) return "an empty string is not " + what;
+        if (size > n) return std::to_string(size) + " bytes is longer than " + what + " may be (" + std::to_string(n) + ")";
+        return "";
+    };
+}
+
+ArgCheck namespace_kind(bool or_for_children) {
+    std::vector<std::string> names;
+    for (auto& k : core::namespace_kinds()) {
+        names.emplace_back(k.name);
+        if (or_for_children && !k.for_children.empty()) names.emplace_back(k.for_children);
+    }
+    return one_of(std::move(names));
+}
+
+ArgCheck ipv4(bool with_prefix) {
+    return [with_prefix](const json& value) -> std::string {
+        if (!value.is_string()) return "";
+        const std::string& text = value.get_ref<const std::string&>();
+        std::string addr = text, shape = with_prefix ? "an IPv4 address with a prefix length, e.g. 10.200.0.1/24"
+                                                      : "an IPv4 address, e.g. 10.200.0.1";
+        if (with_prefix) {
+            auto slash = text.find('/');
+            if (slash == std::string::npos) return "'" + text + "' is not " + shape;
+            std::string len = text.substr(slash + 1);
+            if (len.empty() || len.size() > 2 || len.find_first_not_of("0123456789") != std::string::npos || std::stoi(len) > 32)
+                return "'" + text + "' is not " + shape;
+            addr = text.substr(0, slash);
+        }
+        struct in_addr parsed {};
+        if (::inet_pton(AF_INET, addr.c_str(), &parsed) != 1) return "'" + text + "' is not " + shape;
+        return "";
+    };
+}
+
+ArgCheck ipc_key() {
+    return [](const json& value) -> std::string {
+        if (!value.is_string()) return "";
+        const std::string& text = value.get_ref<const std::string&>();
+        if (text == "IPC_PRIVATE") return "";
+        // svipc(7): a key is a key_t, 32 bits; written in hex (0x…, as ipcs(1) shows it) or decimal.
+        bool hex = text.starts_with("0x") || text.starts_with("0X");
+        std::string digits = hex ? text.substr(2) : text;
+        const char* allowed = hex ? "0123456789abcdefABCDEF" : "0123456789";
+        if (digits.empty() || digits.find_first_not_of(allowed) != std::string::npos || digits.size() > (hex ? 8u : 10u) ||
+            std::stoull(digits, nullptr, hex ? 16 : 10) > 0xffffffffull)
+            return "'" + text + "' is not an IPC key (0x1234abcd, a decimal number, or IPC_PRIVATE)";
+        return "";
+    };
+}
+
+ArgCheck mq_name() {
+    return [](const json& value) -> std::string {
+        if (!value.is_string()) return "";
+        const std::string& text = value.get_ref<const std::string&>();
+        // mq_overview(7): "/somename": an initial slash, up to NAME_MAX characters, no other slash.
+        if (text.size() < 2 || text[0] != '/' || text.find('/', 1) != std::string::npos || text.size() - 1 > NAME_MAX)
+            return "'" + text + "' is not a message queue name (/name, one slash, at most " + std::to_string(NAME_MAX) + " bytes)";
+        return "";
     };
 }
 

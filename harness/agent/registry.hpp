@@ -26,6 +26,11 @@ using ArgCheck = std::function<std::string(const json& value)>;
 ArgCheck one_of(std::vector<std::string> allowed);  // a string (or each string of a list) among these
 ArgCheck int_range(long long min, long long max);   // an integer in [min, max]
 ArgCheck signal_value();                             // TERM, SIGTERM, term, 15, or 0
+ArgCheck max_bytes(size_t n, std::string what);      // a string of at most n bytes (what: "an interface name")
+ArgCheck namespace_kind(bool or_for_children = false);  // uts, ipc, … (and pid_for_children, time_for_children)
+ArgCheck ipv4(bool with_prefix);                     // 10.0.0.1, or 10.0.0.1/24 when with_prefix
+ArgCheck ipc_key();                                  // 0x1234abcd, 4660 or IPC_PRIVATE, within 32 bits
+ArgCheck mq_name();                                  // /name: one leading slash, no other, at most NAME_MAX bytes
 // "TERM", "SIGTERM", "term", "15" or "0" (kill -0) -> the signal number; nullopt when none.
 std::optional<int> parse_signal(const std::string& text);
 
@@ -35,6 +40,9 @@ struct ArgSpec {
     bool required = true;
     std::string doc;
     ArgCheck check = {};  // empty: any value of the type
+    // The check is a limit the kernel enforces (a hostname's 64 bytes): a step that expects an
+    // error may pass what the kernel must refuse, to show that it does.
+    bool kernel_limit = false;
 };
 
 enum class OpKind { action, probe };

@@ -352,7 +352,7 @@ void register_time_ops(Registry& r) {
            .lab = "",
            .args = {{"clock", ArgType::string, true, "monotonic, boottime or realtime",
                      one_of({"monotonic", "boottime", "realtime"})},
-                    {"ms", ArgType::integer, false, "how far ahead, 0 to 2000 ms (default 100)"},
+                    {"ms", ArgType::integer, false, "how far ahead, 0 to 2000 ms (default 100)", int_range(0, 2000)},
                     {"method", ArgType::string, false,
                      "clock_nanosleep (default), timerfd, timer_create (SIGEV_NONE, polled with "
                      "timer_gettime) or futex (monotonic only)",

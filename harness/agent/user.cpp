@@ -338,7 +338,7 @@ void register_user_ops(Registry& r) {
          .lab = "lsns -o NS,TYPE,USERNS",
          .args = {{"realm", ArgType::realm, true,
                    "the realm (or host) whose namespace to ask about"},
-                  {"kind", ArgType::string, true, "which of its namespaces, e.g. uts"}},
+                  {"kind", ArgType::string, true, "which of its namespaces, e.g. uts", namespace_kind()}},
          .handler = [](OpCall& c) -> sys::Result<json> {
              NSLAB_ASSIGN_OR_RETURN(std::string kind, arg_string(c.args, "kind"));
              NSLAB_ASSIGN_OR_RETURN(int fd, realm_ns_fd(c, kind));
@@ -479,7 +479,7 @@ void register_user_ops(Registry& r) {
            .doc = "Nests `levels` user namespaces below the caller's in one throwaway child "
                   "(unshare(CLONE_NEWUSER) and map root each time); fails with the kernel's errno.",
            .lab = "unshare -r unshare -r ... true",
-           .args = {{"levels", ArgType::integer, true, "how many levels to create"}},
+           .args = {{"levels", ArgType::integer, true, "how many levels to create, 1 to 64", int_range(1, 64)}},
            .handler = userns_nest_op});
 }
 

@@ -1,4 +1,6 @@
 // UTS namespace ops (uts_namespaces(7)): hostname and NIS domain name are per UTS namespace.
+#include <limits.h>
+
 #include "agent/registry.hpp"
 #include "sys/syscalls.hpp"
 
@@ -10,7 +12,8 @@ void register_uts_ops(Registry& r) {
            .ns = "uts",
            .doc = "Sets the hostname of the caller's UTS namespace.",
            .lab = "hostname NAME",
-           .args = {{"name", ArgType::string, true, "the new hostname (at most 64 bytes)"}},
+           .args = {{"name", ArgType::string, true, "the new hostname (at most 64 bytes)",
+                     max_bytes(HOST_NAME_MAX, "a hostname"), /*kernel_limit=*/true}},
            .handler = [](OpCall& c) -> sys::Result<json> {
                NSLAB_ASSIGN_OR_RETURN(std::string name, arg_string(c.args, "name"));
                NSLAB_TRY(sys::sethostname(name));
@@ -21,7 +24,8 @@ void register_uts_ops(Registry& r) {
            .ns = "uts",
            .doc = "Sets the NIS domain name of the caller's UTS namespace.",
            .lab = "domainname NAME",
-           .args = {{"name", ArgType::string, true, "the new domain name (at most 64 bytes)"}},
+           .args = {{"name", ArgType::string, true, "the new domain name (at most 64 bytes)",
+                     max_bytes(64, "a domain name"), /*kernel_limit=*/true}},
            .handler = [](OpCall& c) -> sys::Result<json> {
                NSLAB_ASSIGN_OR_RETURN(std::string name, arg_string(c.args, "name"));
                NSLAB_TRY(sys::setdomainname(name));

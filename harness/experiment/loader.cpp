@@ -80,7 +80,10 @@ private:
     std::optional<Expectation> expectation(const YAML::Node& n, const Experiment& e, const std::set<std::string>& aliases,
                                            const std::set<std::string>& object_aliases, size_t index);
     std::optional<Matcher> matcher(const YAML::Node& n, bool see_row, const std::string& what);
-    bool op_arg(const agent::ArgSpec& spec, const YAML::Node& v, const Experiment& e, json& out, const std::string& what);
+    // expects_error: the step expects the kernel to refuse, so a kernel limit (ArgSpec::kernel_limit)
+    // is not checked here: passing what the kernel must refuse is the point.
+    bool op_arg(const agent::ArgSpec& spec, const YAML::Node& v, const Experiment& e, json& out, const std::string& what,
+                bool expects_error = false);
     bool op_arg_typed(const agent::ArgSpec& spec, const YAML::Node& v, const Experiment& e, json& out, const std::string& what);
     bool check_references(const YAML::Node& where, const std::string& text, const std::set<std::string>& aliases);
     bool is_vantage(const Experiment& e, const std::string& k) const { return k == "host" || e.realm(k); }
@@ -428,12 +431,12 @@ bool FileLoader::check_references(const YAML::Node& where, const std::string& s,
 }
 
 bool FileLoader::op_arg(const agent::ArgSpec& spec, const YAML::Node& v, const Experiment& e, json& out,
-                        const std::string& what) {
+                        const std::string& what, bool expects_error) {
     if (!op_arg_typed(spec, v, e, out, what)) return false;
     // The argument's domain (agent/registry.hpp), on literal values; a value with a ${…} reference
     // is checked by the runner once expanded.
     const json& value = out[spec.name];
-    if (spec.check && value.dump().find("${") == std::string::npos) {
+    if (spec.check && !(expects_error && spec.kernel_limit) && value.dump().find("${") == std::string::npos) {
         if (std::string why = spec.check(value); !why.empty()) {
             error(v, "'" + spec.name + "' of " + what + ": " + why);
             out.erase(spec.name);
@@ -571,7 +574,7 @@ std::optional<Step> FileLoader::step(const YAML::Node& n, const Experiment& e, s
                              (names.empty() ? " (it takes none)" : " (it takes: " + join(names) + ")"));
                 continue;
             }
-            if (op_arg(*arg, v, e, s.args, "action " + s.op)) {
+            if (op_arg(*arg, v, e, s.args, "action " + s.op, own.count("expect_error") > 0)) {
                 given.insert(key);
                 if (v.IsScalar()) {
                     check_references(v, v.Scalar(), aliases);

@@ -420,7 +420,7 @@ bool Session::run_steps() {
         auto t0 = Clock::now();
         auto args = substitute_all(s.args, objects_);
         if (args.ok())
-            if (std::string bad = check_expanded_args(s.op, s.args, *args); !bad.empty())
+            if (std::string bad = check_expanded_args(s.op, s.args, *args, !s.expect_error.empty()); !bad.empty())
                 args = sys::Error::message(s.mark.str() + ": " + bad);
         if (!args.ok()) {
             rec.detail = args.error().describe();

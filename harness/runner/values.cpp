@@ -49,11 +49,11 @@ sys::Result<std::string> substitute(const std::string& text, const Objects& obje
     return out;
 }
 
-std::string check_expanded_args(const std::string& op, const json& written, const json& expanded) {
+std::string check_expanded_args(const std::string& op, const json& written, const json& expanded, bool expects_error) {
     const agent::OpSpec* spec = agent::registry().find(op);
     if (!spec || !written.is_object() || !expanded.is_object()) return "";
     for (const agent::ArgSpec& a : spec->args) {
-        if (!a.check || !written.contains(a.name) || !expanded.contains(a.name)) continue;
+        if (!a.check || (expects_error && a.kernel_limit) || !written.contains(a.name) || !expanded.contains(a.name)) continue;
         if (written[a.name].dump().find("${") == std::string::npos) continue;  // checked at load time
         json value = expanded[a.name];
         if (a.type == agent::ArgType::integer && value.is_string()) {

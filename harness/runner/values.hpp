@@ -22,8 +22,10 @@ sys::Result<std::string> substitute(const std::string& text, const Objects& obje
 sys::Result<json> substitute_all(const json& v, const Objects& objects);
 
 // The registry's domain check (agent::ArgSpec::check) of each argument of `op` that a ${…}
-// reference filled in: "" when every expanded value is allowed, else "'port' = 70000: why".
-std::string check_expanded_args(const std::string& op, const json& written, const json& expanded);
+// reference filled in: "" when every expanded value is allowed, else "'port' = 70000: why". A step
+// that expects an error is not held to a kernel limit (ArgSpec::kernel_limit).
+std::string check_expanded_args(const std::string& op, const json& written, const json& expanded,
+                                bool expects_error = false);
 
 // What a probe answered from one vantage: a value, or the error it failed with (errno and call).
 // A failed probe is never judged as if its message were a value: only an `error: ERRNO` matcher

@@ -384,6 +384,41 @@ TEST(LoaderAccepts, ReferenceToAnEarlierStepsResult) {
     EXPECT_EQ(e.expect[0].object, "seg");
 }
 
+// A kernel limit (a hostname's 64 bytes) binds steps that expect success; a step that expects
+// the kernel to refuse may pass what it must refuse — that is what it shows.
+TEST(LoaderAccepts, AStepExpectingAnErrorMayPassWhatTheKernelMustRefuse) {
+    std::string long_name(65, 'h');
+    LoadResult r = load_body(R"(
+    realms:
+      A: { new: [uts] }
+    steps:
+      - { in: A, do: sethostname, name: )" + long_name + R"(, expect_error: EINVAL }
+    expect:
+      - { probe: hostname, A: unchanged, host: unchanged }
+)");
+    ASSERT_TRUE(r.ok()) << errors_of(r);
+    r = load_body(R"(
+    realms:
+      A: { new: [uts] }
+    steps:
+      - { in: A, do: sethostname, name: )" + long_name + R"( }
+    expect:
+      - { probe: hostname, A: unchanged, host: unchanged }
+)");
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(errors_of(r).find("65 bytes is longer than a hostname may be (64)"), std::string::npos) << errors_of(r);
+    // Not a kernel limit: the loader's domain holds whatever the step expects.
+    r = load_body(R"(
+    realms:
+      A: { new: [net] }
+    steps:
+      - { in: A, do: udp_listen, port: 70000, expect_error: EINVAL }
+    expect:
+      - { probe: hostname, A: unchanged, host: unchanged }
+)");
+    EXPECT_FALSE(r.ok());
+}
+
 TEST(LoaderBadText, ReferenceBeforeTheStepThatNamesIt) {
     LoadResult r = load_body(R"(
     realms:

@@ -25,7 +25,8 @@ std::optional<int> parse_signal(const std::string& text) {
 }
 
 ArgCheck one_of(std::vector<std::string> allowed) {
-    return [allowed = std::move(allowed)](const json& value) -> std::string {
+    ArgDomain domain{.values = allowed};
+    auto test = [allowed = std::move(allowed)](const json& value) -> std::string {
         std::vector<json> items = value.is_array() ? value.get<std::vector<json>>() : std::vector<json>{value};
         for (auto& item : items) {
             std::string v = item.is_string() ? item.get<std::string>() : item.dump();
@@ -37,33 +38,52 @@ ArgCheck one_of(std::vector<std::string> allowed) {
         }
         return "";
     };
+    return {test, std::move(domain)};
 }
 
 ArgCheck int_range(long long min, long long max) {
-    return [min, max](const json& value) -> std::string {
+    auto test = [min, max](const json& value) -> std::string {
         if (!value.is_number_integer()) return "'" + value.dump() + "' is not an integer";
         long long v = value.get<long long>();
         if (v < min || v > max) return std::to_string(v) + " is outside " + std::to_string(min) + ".." + std::to_string(max);
         return "";
     };
+    return {test, ArgDomain{.min = min, .max = max}};
+}
+
+// A regex that matches `word` in any case ("[Tt][Ee][Rr][Mm]"): JSON Schema patterns take no flags.
+static std::string any_case(const std::string& word) {
+    std::string out;
+    for (char c : word) {
+        char lo = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        char up = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        out += lo == up ? std::string(1, c) : std::string("[") + up + lo + "]";
+    }
+    return out;
 }
 
 ArgCheck signal_value() {
-    return [](const json& value) -> std::string {
+    auto test = [](const json& value) -> std::string {
         std::string v = value.is_string() ? value.get<std::string>() : value.dump();
         return parse_signal(v) ? "" : "'" + v + "' is not a signal (a name such as TERM, KILL, USR1, SIGTERM, or a number below " +
                                           std::to_string(NSIG) + ")";
     };
+    // The names parse_signal() knows, in any case and with or without SIG, or a number below NSIG.
+    std::string names;
+    for (int sig = 1; sig < NSIG; ++sig)
+        if (const char* n = sigabbrev_np(sig)) names += (names.empty() ? "" : "|") + any_case(n);
+    return {test, ArgDomain{.min = 0, .max = NSIG - 1, .pattern = "^(" + any_case("SIG") + ")?(" + names + ")$|^[0-9]{1,3}$"}};
 }
 
 ArgCheck max_bytes(size_t n, std::string what) {
-    return [n, what = std::move(what)](const json& value) -> std::string {
+    auto test = [n, what = std::move(what)](const json& value) -> std::string {
         if (!value.is_string()) return "";
         size_t size = value.get_ref<const std::string&>().size();
         if (size == 0) return "an empty string is not " + what;
         if (size > n) return std::to_string(size) + " bytes is longer than " + what + " may be (" + std::to_string(n) + ")";
         return "";
     };
+    return {test, ArgDomain{.max_length = n}};
 }
 
 ArgCheck namespace_kind(bool or_for_children) {
@@ -76,7 +96,7 @@ ArgCheck namespace_kind(bool or_for_children) {
 }
 
 ArgCheck ipv4(bool with_prefix) {
-    return [with_prefix](const json& value) -> std::string {
+    auto test = [with_prefix](const json& value) -> std::string {
         if (!value.is_string()) return "";
         const std::string& text = value.get_ref<const std::string&>();
         std::string addr = text, shape = with_prefix ? "an IPv4 address with a prefix length, e.g. 10.200.0.1/24"
@@ -93,10 +113,14 @@ ArgCheck ipv4(bool with_prefix) {
         if (::inet_pton(AF_INET, addr.c_str(), &parsed) != 1) return "'" + text + "' is not " + shape;
         return "";
     };
+    // inet_pton(3): four decimal octets, no leading zero.
+    const std::string octet = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
+    std::string pattern = "^(" + octet + "\\.){3}" + octet + (with_prefix ? "/(3[0-2]|[12]?[0-9]|0[0-9])" : "") + "$";
+    return {test, ArgDomain{.pattern = pattern}};
 }
 
 ArgCheck ipc_key() {
-    return [](const json& value) -> std::string {
+    auto test = [](const json& value) -> std::string {
         if (!value.is_string()) return "";
         const std::string& text = value.get_ref<const std::string&>();
         if (text == "IPC_PRIVATE") return "";
@@ -109,10 +133,12 @@ ArgCheck ipc_key() {
             return "'" + text + "' is not an IPC key (0x1234abcd, a decimal number, or IPC_PRIVATE)";
         return "";
     };
+    // A plain 0x1234abcd is a number to YAML (and to an editor): the integer form is a key too.
+    return {test, ArgDomain{.min = 0, .max = 0xffffffffLL, .pattern = "^(0[xX][0-9a-fA-F]{1,8}|[0-9]{1,10}|IPC_PRIVATE)$"}};
 }
 
 ArgCheck mq_name() {
-    return [](const json& value) -> std::string {
+    auto test = [](const json& value) -> std::string {
         if (!value.is_string()) return "";
         const std::string& text = value.get_ref<const std::string&>();
         // mq_overview(7): "/somename": an initial slash, up to NAME_MAX characters, no other slash.
@@ -120,6 +146,7 @@ ArgCheck mq_name() {
             return "'" + text + "' is not a message queue name (/name, one slash, at most " + std::to_string(NAME_MAX) + " bytes)";
         return "";
     };
+    return {test, ArgDomain{.pattern = "^/[^/]{1," + std::to_string(NAME_MAX) + "}$"}};
 }
 
 std::string arg_type_name(ArgType t) {

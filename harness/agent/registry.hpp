@@ -18,11 +18,25 @@ namespace nslab::agent {
 enum class ArgType { string, integer, boolean, string_list, ns_list, realm };
 std::string arg_type_name(ArgType t);
 
+// An argument's domain as data, for what cannot run a check: `nslab schema` writes it as JSON
+// Schema. Each part that is set narrows the value; a check fills what it can express.
+struct ArgDomain {
+    std::vector<std::string> values;       // one of these words (each item, for a list)
+    std::optional<long long> min, max;     // an integer in [min, max] (for a string argument: its number form)
+    std::optional<size_t> max_length;      // a non-empty string of at most this many bytes
+    std::string pattern;                   // an ECMAScript regex the whole string matches
+};
+
 // The values an argument may take: "" when `value` is one of them, else why not (naming the
 // allowed ones). The loader applies it to literal values (file:line:col, exit 2) and the runner to
 // values a ${…} reference expanded to, so a handler never meets a value outside its domain and a
 // bad value is an error in the file, not a FAIL of the kernel.
-using ArgCheck = std::function<std::string(const json& value)>;
+struct ArgCheck {
+    std::function<std::string(const json& value)> test;
+    ArgDomain domain;
+    std::string operator()(const json& value) const { return test(value); }
+    explicit operator bool() const { return static_cast<bool>(test); }
+};
 ArgCheck one_of(std::vector<std::string> allowed);  // a string (or each string of a list) among these
 ArgCheck int_range(long long min, long long max);   // an integer in [min, max]
 ArgCheck signal_value();                             // TERM, SIGTERM, term, 15, or 0
@@ -43,6 +57,9 @@ struct ArgSpec {
     // The check is a limit the kernel enforces (a hostname's 64 bytes): a step that expects an
     // error may pass what the kernel must refuse, to show that it does.
     bool kernel_limit = false;
+    // A boolean: the words it adds to the op's `lab` command when true, written there as an
+    // optional part ("-l" for `umount [-l] TARGET`).
+    std::string lab_flag = {};
 };
 
 enum class OpKind { action, probe };

@@ -15,6 +15,7 @@
 #include "agent/registry.hpp"
 #include "core/id_map.hpp"
 #include "core/namespace_kind.hpp"
+#include "experiment/grammar.hpp"
 #include "experiment/strict_yaml.hpp"
 #include "launch/traits.hpp"
 
@@ -23,6 +24,8 @@ namespace {
 
 using strict_yaml::did_you_mean;
 using strict_yaml::join;
+using strict_yaml::join_or;
+using strict_yaml::names;
 using strict_yaml::node_kind;
 using strict_yaml::plain;
 
@@ -95,7 +98,7 @@ std::optional<Suite> FileLoader::suite(const YAML::Node& root) {
                                                   ": expected a suite with 'nslab: 1', 'suite', 'title' and 'experiments'"});
         return std::nullopt;
     }
-    auto f = fields(root, "the suite", {"nslab", "suite", "title", "description", "experiments"});
+    auto f = fields(root, "the suite", names(grammar::suite_keys()));
     if (!f) return std::nullopt;
     Suite s;
     s.file = file_;
@@ -168,7 +171,7 @@ std::optional<Suite> FileLoader::suite(const YAML::Node& root) {
 
 std::optional<Experiment> FileLoader::experiment(const YAML::Node& n, const std::string& suite_name, size_t index) {
     std::string what = "experiment #" + std::to_string(index + 1);
-    auto f = fields(n, what, {"name", "summary", "refs", "tags", "requires", "timeout", "realms", "steps", "expect"});
+    auto f = fields(n, what, names(grammar::experiment_keys()));
     if (!f) return std::nullopt;
     Experiment e;
     e.suite = suite_name;
@@ -227,7 +230,7 @@ std::optional<Experiment> FileLoader::experiment(const YAML::Node& n, const std:
                 }
                 return true;
             },
-            {"root", "userns", "posix_mq", "writable_sysfs", "kernel", "tools", "launcher"});
+            names(grammar::requires_keys()));
     }
     if (auto v = f->find("realms"); v != f->end()) realms(v->second, e);
     if (errors_.size() != errors_before) return std::nullopt;  // steps refer to realms: stop here
@@ -275,7 +278,7 @@ bool FileLoader::realms(const YAML::Node& n, Experiment& e) {
 
 std::optional<RealmSpec> FileLoader::realm(const std::string& name, const YAML::Node& key, const YAML::Node& n) {
     std::string what = "realm " + name;
-    auto f = fields(n, what, {"new", "parent", "join", "uid_map", "gid_map", "propagation", "mount_proc", "time_offsets", "launcher"});
+    auto f = fields(n, what, names(grammar::realm_keys()));
     if (!f) return std::nullopt;
     RealmSpec r;
     r.name = name;
@@ -319,16 +322,20 @@ std::optional<RealmSpec> FileLoader::realm(const std::string& name, const YAML::
             {});
     }
     auto realm_keys = keys_;
-    auto need = [&](core::Ns ns, const std::string& option) {
+    // A key that needs a new namespace of a kind (grammar::realm_key_needs()).
+    auto need = [&](const std::string& option) {
+        auto rule = std::find_if(grammar::realm_key_needs().begin(), grammar::realm_key_needs().end(),
+                                 [&](auto& rule_of) { return rule_of.first == option; });
+        core::Ns ns = *core::ns_from_name(rule->second);
         auto v = f->find(option);
         if (v != f->end() && !(r.new_mask & core::ns_bit(ns)))
             error(realm_keys[option], "'" + option + "' of " + what + " needs a new " + std::string(core::kind_of(ns).name) +
                                  " namespace (add " + std::string(core::kind_of(ns).name) + " to 'new')");
         return v;
     };
-    if (auto v = need(core::Ns::user, "uid_map"); v != f->end())
+    if (auto v = need("uid_map"); v != f->end())
         if (auto t = text(v->second, "'uid_map' of " + what)) r.uid_map = *t;
-    if (auto v = need(core::Ns::user, "gid_map"); v != f->end())
+    if (auto v = need("gid_map"); v != f->end())
         if (auto t = text(v->second, "'gid_map' of " + what)) r.gid_map = *t;
     for (auto* m : {&r.uid_map, &r.gid_map}) {
         if (m->empty() || *m == "none") continue;
@@ -336,29 +343,32 @@ std::optional<RealmSpec> FileLoader::realm(const std::string& name, const YAML::
         std::string option = m == &r.uid_map ? "uid_map" : "gid_map";
         if (!parsed.ok()) error(f->find(option)->second, "'" + option + "' of " + what + ": " + parsed.error().describe());
     }
-    if (auto v = need(core::Ns::mnt, "propagation"); v != f->end()) {
+    if (auto v = need("propagation"); v != f->end()) {
         if (auto t = text(v->second, "'propagation' of " + what)) {
-            if (*t != "private" && *t != "slave" && *t != "shared" && *t != "unchanged")
-                error(v->second, "'propagation' of " + what + " must be private, slave, shared or unchanged, not '" + *t + "'");
+            const auto& kinds = grammar::propagations();
+            if (std::find(kinds.begin(), kinds.end(), *t) == kinds.end())
+                error(v->second, "'propagation' of " + what + " must be " + join_or(kinds) + ", not '" + *t + "'");
             r.propagation = *t;
         }
     }
-    if (auto v = need(core::Ns::mnt, "mount_proc"); v != f->end())
+    if (auto v = need("mount_proc"); v != f->end())
         if (auto b = boolean(v->second, "'mount_proc' of " + what)) r.mount_proc = *b;
-    if (auto v = need(core::Ns::time, "time_offsets"); v != f->end()) {
+    if (auto v = need("time_offsets"); v != f->end()) {
         walk_map(
             v->second, "'time_offsets' of " + what,
             [&](const std::string& clock, const YAML::Node&, const YAML::Node& val) {
-                if (clock != "monotonic" && clock != "boottime") return false;
+                auto clocks = names(grammar::time_offset_keys());
+                if (std::find(clocks.begin(), clocks.end(), clock) == clocks.end()) return false;
                 if (auto s = integer(val, "the " + clock + " offset")) (clock == "monotonic" ? r.monotonic_offset : r.boottime_offset) = *s;
                 return true;
             },
-            {"monotonic", "boottime"});
+            names(grammar::time_offset_keys()));
     }
     if (auto v = f->find("launcher"); v != f->end())
         if (auto t = text(v->second, "'launcher' of " + what)) {
-            if (*t != "builtin" && *t != "unshare" && *t != "bwrap" && *t != "nsenter")
-                error(v->second, "unknown launcher '" + *t + "' for " + what + " (expected: builtin, unshare, bwrap, nsenter)");
+            const auto& launchers = grammar::realm_launchers();
+            if (std::find(launchers.begin(), launchers.end(), *t) == launchers.end())
+                error(v->second, "unknown launcher '" + *t + "' for " + what + " (expected: " + join(launchers) + ")");
             r.launcher = *t;
         }
     if (errors_.size() != before) return std::nullopt;
@@ -500,10 +510,11 @@ std::optional<Step> FileLoader::step(const YAML::Node& n, const Experiment& e, s
     // First pass: the step's own keys, to know the op whose arguments the other keys are.
     std::map<std::string, YAML::Node> own, own_keys;
     std::vector<std::pair<YAML::Node, YAML::Node>> rest;
+    static const auto step_keys = names(grammar::step_keys());
     walk_map(
         n, what,
         [&](const std::string& k, const YAML::Node& key, const YAML::Node& value) {
-            if (k == "in" || k == "do" || k == "run" || k == "as" || k == "expect_error" || k == "exit") {
+            if (std::find(step_keys.begin(), step_keys.end(), k) != step_keys.end()) {
                 own.emplace(k, value);
                 own_keys.emplace(k, key);
             } else {
@@ -531,7 +542,8 @@ std::optional<Step> FileLoader::step(const YAML::Node& n, const Experiment& e, s
             check_references(own["run"], *t, aliases);
             s.source = s.in + ": run `" + *t + "`";
         }
-        for (auto& [k, v] : rest) error(k, "unknown key '" + k.Scalar() + "' in " + what + " (a 'run' step takes: in, run, exit, as)");
+        for (auto& [k, v] : rest)
+            error(k, "unknown key '" + k.Scalar() + "' in " + what + " (a 'run' step takes: " + join(names(grammar::run_step_keys())) + ")");
         if (auto x = own.find("exit"); x != own.end()) {
             if (plain(x->second) && x->second.Scalar() == "any") s.expect_exit.reset();
             else if (auto i = integer(x->second, "'exit' of " + what)) {
@@ -648,7 +660,7 @@ std::optional<Matcher> FileLoader::matcher(const YAML::Node& n, bool see_row, co
     }
     if (n.IsMap()) {
         if (n.size() != 1) {
-            error(n, what + " must have exactly one matcher key (equals, contains, not_contains, count, matches, same_as, differs_from, error)");
+            error(n, what + " must have exactly one matcher key (" + join(names(grammar::matcher_keys())) + ")");
             return std::nullopt;
         }
         auto it = n.begin();
@@ -658,14 +670,18 @@ std::optional<Matcher> FileLoader::matcher(const YAML::Node& n, bool see_row, co
         }
         std::string k = it->first.Scalar();
         const YAML::Node v = it->second;  // a copy: it-> yields a temporary proxy
-        static const std::map<std::string, MatcherKind> kinds = {
-            {"equals", MatcherKind::equals},   {"contains", MatcherKind::contains}, {"not_contains", MatcherKind::not_contains},
-            {"count", MatcherKind::count},     {"matches", MatcherKind::matches},   {"same_as", MatcherKind::same_as},
-            {"differs_from", MatcherKind::differs_from}, {"error", MatcherKind::error}};
+        // The matcher keys of the grammar, by the name each kind has in the model.
+        static const std::map<std::string, MatcherKind> kinds = [] {
+            std::map<std::string, MatcherKind> by_name;
+            for (auto& key : grammar::matcher_keys())
+                for (auto kind : {MatcherKind::equals, MatcherKind::contains, MatcherKind::not_contains, MatcherKind::count,
+                                  MatcherKind::matches, MatcherKind::same_as, MatcherKind::differs_from, MatcherKind::error})
+                    if (matcher_kind_name(kind) == key.name) by_name.emplace(key.name, kind);
+            return by_name;
+        }();
         auto kind = kinds.find(k);
         if (kind == kinds.end()) {
-            error(it->first, "unknown matcher '" + k + "' in " + what +
-                                 " (expected one of: equals, contains, not_contains, count, matches, same_as, differs_from, error)");
+            error(it->first, "unknown matcher '" + k + "' in " + what + " (expected one of: " + join(names(grammar::matcher_keys())) + ")");
             return std::nullopt;
         }
         m.kind = kind->second;
@@ -718,9 +734,9 @@ std::optional<Expectation> FileLoader::expectation(const YAML::Node& n, const Ex
     size_t before = errors_.size();
     Expectation x;
     x.mark = mark(n);
-    int forms = (n["probe"] ? 1 : 0) + (n["see"] ? 1 : 0) + (n["run"] ? 1 : 0);
-    if (forms != 1) {
-        error(n, what + " needs exactly one of 'probe', 'see' or 'run'");
+    static const auto forms = names(grammar::row_forms());
+    if (std::count_if(forms.begin(), forms.end(), [&](const std::string& f) { return static_cast<bool>(n[f]); }) != 1) {
+        error(n, what + " needs exactly one of " + join_or(forms, true));
         return std::nullopt;
     }
     const agent::OpSpec* spec = nullptr;
@@ -765,7 +781,7 @@ std::optional<Expectation> FileLoader::expectation(const YAML::Node& n, const Ex
     walk_map(
         n, what,
         [&](const std::string& k, const YAML::Node& key, const YAML::Node& value) {
-            if (k == "probe" || k == "see" || k == "run") return true;
+            if (std::find(forms.begin(), forms.end(), k) != forms.end()) return true;
             if (k == "why") {
                 if (auto t = text(value, "'why' of " + what)) x.why = *t;
                 return true;
@@ -805,7 +821,7 @@ std::optional<Expectation> FileLoader::expectation(const YAML::Node& n, const Ex
                                    ? "; realm names are uppercase"
                                    : "";
             error(key, "'" + k + "' in " + what + " is not a column of this experiment (" + columns + ")" + args_text +
-                                 ", nor 'why', 'since' or 'before'" + hint);
+                                 ", nor " + join_or(names(grammar::row_keys()), true) + hint);
             return true;
         },
         {});

@@ -167,6 +167,21 @@ std::string join(const std::vector<std::string>& v, const std::string& sep) {
     return s;
 }
 
+std::vector<std::string> names(const Keys& keys) {
+    std::vector<std::string> out;
+    for (auto& k : keys) out.push_back(k.name);
+    return out;
+}
+
+std::string join_or(const std::vector<std::string>& words, bool quote) {
+    std::string s;
+    for (size_t i = 0; i < words.size(); ++i) {
+        if (i > 0) s += i + 1 == words.size() ? " or " : ", ";
+        s += quote ? "'" + words[i] + "'" : words[i];
+    }
+    return s;
+}
+
 std::string node_kind(const YAML::Node& n) {
     switch (n.Type()) {
         case YAML::NodeType::Null: return "nothing (null)";

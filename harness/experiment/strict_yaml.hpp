@@ -28,6 +28,18 @@ struct FileKind {
     std::string many;
 };
 
+// One key of a mapping in a file's grammar: the loaders walk mappings with tables of these and
+// `nslab schema` writes the same tables out, so that the two cannot drift.
+struct Key {
+    std::string name;
+    bool required = false;
+    std::string doc;  // one line, for the schema's descriptions
+};
+using Keys = std::vector<Key>;
+std::vector<std::string> names(const Keys& keys);
+// "a, b or c" (quote: "'a', 'b' or 'c'"), as messages list alternatives.
+std::string join_or(const std::vector<std::string>& words, bool quote = false);
+
 // A file's text, read up to one byte past kMaxFileBytes (so that parse() refuses it by size in
 // bounded memory); nullopt with errno set when it cannot be read.
 std::optional<std::string> read_bounded(const std::string& file);

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "experiment/strict_yaml.hpp"
+#include "grade/assignment_grammar.hpp"
 #include "grade/contract.hpp"
 
 namespace nslab::grade {
@@ -16,6 +17,7 @@ namespace fs = std::filesystem;
 using experiment::LoadError;
 using strict_yaml::did_you_mean;
 using strict_yaml::join;
+using strict_yaml::names;
 using strict_yaml::node_kind;
 
 const strict_yaml::FileKind kAssignmentFile{"an assignment", "assignments"};
@@ -59,7 +61,7 @@ std::optional<Assignment> AssignmentReader::assignment(const YAML::Node& root, b
                                            "'suites', 'launcher' and 'tests'"});
         return std::nullopt;
     }
-    auto f = fields(root, "the assignment", {"nslab_assignment", "name", "title", "suites", "build", "launcher", "sandbox", "tests"});
+    auto f = fields(root, "the assignment", names(grammar::assignment_keys()));
     if (!f) return std::nullopt;
     const auto top_keys = keys_;
     Assignment a;
@@ -105,16 +107,16 @@ void AssignmentReader::suites(const YAML::Node& n, Assignment& a) {
 }
 
 void AssignmentReader::build(const YAML::Node& n, Assignment& a) {
-    auto f = fields(n, "'build'", {"command", "timeout"});
+    auto f = fields(n, "'build'", names(grammar::build_keys()));
     if (!f) return;
     if (auto v = f->find("command"); v != f->end())
         if (auto argv = text_list(v->second, "'build: command'")) a.build = *argv;
     if (auto v = f->find("timeout"); v != f->end())
-        if (auto t = number_in(v->second, "'build: timeout'", 1, 3600)) a.build_timeout_s = *t;
+        if (auto t = number_in(v->second, "'build: timeout'", grammar::build_timeout().lo, grammar::build_timeout().hi)) a.build_timeout_s = *t;
 }
 
 void AssignmentReader::launcher(const YAML::Node& n, Assignment& a) {
-    auto f = fields(n, "'launcher'", {"command", "flags", "creates", "mounts_proc", "connect_by_socket", "timeout"});
+    auto f = fields(n, "'launcher'", names(grammar::launcher_keys()));
     if (!f) return;
     const auto launcher_keys = keys_;
     size_t before = errors_.size();
@@ -134,7 +136,8 @@ void AssignmentReader::launcher(const YAML::Node& n, Assignment& a) {
     if (auto v = f->find("connect_by_socket"); v != f->end())
         if (auto b = boolean(v->second, "'launcher: connect_by_socket'")) a.launcher.connect_by_socket = *b;
     if (auto v = f->find("timeout"); v != f->end())
-        if (auto t = number_in(v->second, "'launcher: timeout'", 1, 600)) a.test_timeout_s = *t;
+        if (auto t = number_in(v->second, "'launcher: timeout'", grammar::launcher_timeout().lo, grammar::launcher_timeout().hi))
+            a.test_timeout_s = *t;
     if (!command || errors_.size() != before) return;
 
     const auto& words = a.launcher.command;
@@ -236,7 +239,7 @@ void AssignmentReader::check_with_factory(const YAML::Node& where, const launch:
 }
 
 void AssignmentReader::sandbox(const YAML::Node& n, Assignment& a) {
-    auto f = fields(n, "'sandbox'", {"uid", "gid", "cpu_seconds", "max_pids", "max_memory", "file_size", "output_bytes"});
+    auto f = fields(n, "'sandbox'", names(grammar::sandbox_keys()));
     if (!f) return;
     auto id = [&](const char* key) -> std::optional<long long> {
         auto v = f->find(key);
@@ -247,23 +250,27 @@ void AssignmentReader::sandbox(const YAML::Node& n, Assignment& a) {
             error(v->second, what + " must not be 0: the submission never runs as root");
             return std::nullopt;
         }
-        if (x && (*x < 1 || *x > 4294967294LL)) {
-            error(v->second, what + " must be between 1 and 4294967294");
+        auto [lo, hi] = grammar::sandbox_bounds(key);
+        if (x && (*x < lo || *x > hi)) {
+            error(v->second, what + " must be between " + std::to_string(static_cast<long long>(lo)) + " and " +
+                                 std::to_string(static_cast<long long>(hi)));
             return std::nullopt;
         }
         return x;
     };
     if (auto uid = id("uid")) a.sandbox.uid = static_cast<uid_t>(*uid);
     if (auto gid = id("gid")) a.sandbox.gid = static_cast<gid_t>(*gid);
-    auto limit = [&](const char* key, long long& out, long long lo, long long hi) {
+    auto limit = [&](const char* key, long long& out) {
+        auto [lo, hi] = grammar::sandbox_bounds(key);
         if (auto v = f->find(key); v != f->end())
-            if (auto x = integer_in(v->second, std::string("'sandbox: ") + key + "'", lo, hi)) out = *x;
+            if (auto x = integer_in(v->second, std::string("'sandbox: ") + key + "'", static_cast<long long>(lo), static_cast<long long>(hi)))
+                out = *x;
     };
-    limit("cpu_seconds", a.sandbox.cpu_seconds, 1, 3600);
-    limit("max_pids", a.sandbox.max_pids, 8, 1 << 20);
-    limit("max_memory", a.sandbox.max_memory, 0, 1'000'000'000'000LL);
-    limit("file_size", a.sandbox.file_size, 4096, 1'000'000'000'000LL);
-    limit("output_bytes", a.sandbox.output_bytes, 1024, 1 << 26);
+    limit("cpu_seconds", a.sandbox.cpu_seconds);
+    limit("max_pids", a.sandbox.max_pids);
+    limit("max_memory", a.sandbox.max_memory);
+    limit("file_size", a.sandbox.file_size);
+    limit("output_bytes", a.sandbox.output_bytes);
 }
 
 void AssignmentReader::tests(const YAML::Node& n, Assignment& a) {
@@ -283,7 +290,7 @@ void AssignmentReader::tests(const YAML::Node& n, Assignment& a) {
 
 std::optional<AssignmentTest> AssignmentReader::test(const YAML::Node& n, size_t index, std::set<std::string>& graded) {
     std::string what = "test #" + std::to_string(index + 1);
-    auto f = fields(n, what, {"experiment", "contract", "points", "visibility", "section", "hint"});
+    auto f = fields(n, what, names(grammar::test_keys()));
     if (!f) return std::nullopt;
     size_t before = errors_.size();
     AssignmentTest t;
@@ -311,7 +318,7 @@ std::optional<AssignmentTest> AssignmentReader::test(const YAML::Node& n, size_t
     if (auto v = f->find("points"); v != f->end()) {
         if (auto p = number(v->second, "'points'")) {
             if (*p <= 0) error(v->second, "'points' must be more than 0");
-            else if (*p > 1000) error(v->second, "'points' must be at most 1000");
+            else if (*p > grammar::kMaxPoints) error(v->second, "'points' must be at most 1000");
             else t.points = *p;
         }
     }

@@ -20,6 +20,7 @@
 #include "cli/doctor_command.hpp"
 #include "cli/grade_command.hpp"
 #include "cli/listing.hpp"
+#include "cli/schema_command.hpp"
 #include "experiment/loader.hpp"
 #include "report/report.hpp"
 #include "runner/interrupt.hpp"
@@ -383,6 +384,11 @@ int main(int argc, char** argv) {
     doctor_cmd->add_option("--format", doctor.format, "pretty or json")->check(CLI::IsMember({"pretty", "json"}));
     doctor_cmd->add_flag("--user-lab", doctor.user_lab, "As `nslab run --user-lab` would run");
 
+    cli::SchemaArgs schema;
+    auto* schema_cmd = app.add_subcommand("schema", "Write the JSON Schema of the experiment file (docs/schema/experiment.schema.json)");
+    schema_cmd->add_flag("--assignment", schema.assignment, "The assignment file's schema instead (docs/schema/assignment.schema.json)");
+    schema_cmd->add_option("-o,--output", schema.output, "Write it here instead of stdout");
+
     app.add_subcommand("agent", "Run an agent (for launchers): nslab agent [--lab] --fd N | --socket PATH");
 
     try {
@@ -396,6 +402,7 @@ int main(int argc, char** argv) {
         if (*validate_cmd) return validate_command(validate_paths);
         if (*grade_cmd) return grade_command(grade);
         if (*doctor_cmd) return cli::doctor_command(doctor);
+        if (*schema_cmd) return cli::schema_command(schema);
         if (*list_cmd && list_markdown) {
             print_registry_markdown(std::cout);
             return 0;

@@ -129,7 +129,7 @@ void register_cgroup_ops(Registry& r) {
            .ns = "cgroup",
            .doc = "The cgroup v2 path of a process (the 0:: line of /proc/PID/cgroup), relative "
                   "to the reader's cgroup namespace root.",
-           .lab = "grep ^0:: /proc/PID/cgroup",
+           .lab = "grep ^0:: /proc/[PID|self]/cgroup",
            .args = {{"pid", ArgType::integer, false,
                      "the process, as the reader's /proc numbers it; default: the caller"}},
            .handler = cgroup_path});

@@ -68,7 +68,7 @@ void register_general_ops(Registry& r) {
            .kind = OpKind::action,
            .doc = "Joins another realm's namespaces of the listed kinds (setns(2) on the namespace "
                   "files that realm had when it started). `target` may name the realm itself to go back.",
-           .lab = "nsenter --target PID --uts",
+           .lab = "nsenter --target TARGET --KINDS",
            .args = {{"target", ArgType::realm, true, "the realm (or host) whose namespaces to join"},
                     {"kinds", ArgType::ns_list, true, "which kinds, e.g. [uts]"}},
            .handler = setns_op});

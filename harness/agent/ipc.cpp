@@ -155,7 +155,7 @@ void register_sysv_traffic_ops(Registry& r) {
            .ns = "ipc",
            .doc = "Sends a message to the queue with this key in the caller's IPC namespace (msgget, "
                   "msgsnd with IPC_NOWAIT).",
-           .lab = "",
+           .lab = "# msgsnd(msgget(KEY, 0), {[TYPE|1], TEXT}, IPC_NOWAIT)",
            .args = {key_arg,
                     {"text", ArgType::string, true, "the message text"},
                     {"type", ArgType::integer, false, "the message type, > 0 (default 1)"}},
@@ -172,7 +172,7 @@ void register_sysv_traffic_ops(Registry& r) {
            .ns = "ipc",
            .doc = "Takes the first message (of a type) from the queue with this key in the caller's "
                   "IPC namespace (msgrcv with IPC_NOWAIT: ENOMSG when there is none).",
-           .lab = "",
+           .lab = "# msgrcv(msgget(KEY, 0), buf, size, [TYPE|0], IPC_NOWAIT)",
            .args = {key_arg, {"type", ArgType::integer, false, "only messages of this type (default 0: any)"}},
            .handler = [](OpCall& c) -> sys::Result<json> {
                NSLAB_ASSIGN_OR_RETURN(int key, required_key(c.args));
@@ -186,7 +186,7 @@ void register_sysv_traffic_ops(Registry& r) {
            .ns = "ipc",
            .doc = "Messages waiting in the queue with this key in the caller's IPC namespace "
                   "(msgctl IPC_STAT msg_qnum), or \"absent\" when the key names no queue there.",
-           .lab = "ipcs -q",
+           .lab = "ipcs -q | grep KEY",
            .args = {key_arg},
            .handler = [](OpCall& c) -> sys::Result<json> {
                return probe_by_key(c, Sysv::msg, [](int id) -> sys::Result<json> {
@@ -199,7 +199,7 @@ void register_sysv_traffic_ops(Registry& r) {
            .kind = OpKind::action,
            .ns = "ipc",
            .doc = "Sets a semaphore of the set with this key in the caller's IPC namespace (semctl SETVAL).",
-           .lab = "",
+           .lab = "# semctl(semget(KEY, 0, 0), [NUM|0], SETVAL, VALUE)",
            .args = {key_arg, {"value", ArgType::integer, true, "the new value"}, num_arg},
            .handler = [](OpCall& c) -> sys::Result<json> {
                NSLAB_ASSIGN_OR_RETURN(int key, required_key(c.args));
@@ -214,7 +214,7 @@ void register_sysv_traffic_ops(Registry& r) {
            .ns = "ipc",
            .doc = "Adds op to a semaphore of the set with this key (semop with IPC_NOWAIT: a lock, "
                   "op -1, that would block fails with EAGAIN).",
-           .lab = "",
+           .lab = "# semop(semget(KEY, 0, 0), {[NUM|0], OP, IPC_NOWAIT})",
            .args = {key_arg, {"op", ArgType::integer, true, "the value to add (-1 locks, 1 unlocks)"}, num_arg},
            .handler = [](OpCall& c) -> sys::Result<json> {
                NSLAB_ASSIGN_OR_RETURN(int key, required_key(c.args));
@@ -230,7 +230,7 @@ void register_sysv_traffic_ops(Registry& r) {
            .ns = "ipc",
            .doc = "The value of a semaphore of the set with this key in the caller's IPC namespace "
                   "(semctl GETVAL), or \"absent\" when the key names no set there.",
-           .lab = "",
+           .lab = "# semctl(semget(KEY, 0, 0), [NUM|0], GETVAL)",
            .args = {key_arg, num_arg},
            .handler = [](OpCall& c) -> sys::Result<json> {
                int num = static_cast<int>(arg_int_opt(c.args, "num").value_or(0));
@@ -244,7 +244,7 @@ void register_sysv_traffic_ops(Registry& r) {
            .ns = "ipc",
            .doc = "Writes a text (and a NUL) at the start of the segment with this key in the caller's "
                   "IPC namespace (shmget, shmat, copy, shmdt).",
-           .lab = "",
+           .lab = "# shmat(shmget(KEY, 0, 0)), then copy TEXT to its start",
            .args = {key_arg, {"text", ArgType::string, true, "the bytes to write"}},
            .handler = [](OpCall& c) -> sys::Result<json> {
                NSLAB_ASSIGN_OR_RETURN(int key, required_key(c.args));
@@ -265,7 +265,7 @@ void register_sysv_traffic_ops(Registry& r) {
            .doc = "The text (up to the first NUL) at the start of the segment with this key in the "
                   "caller's IPC namespace (shmat SHM_RDONLY, shmdt), or \"absent\" when the key names "
                   "no segment there.",
-           .lab = "",
+           .lab = "# shmat(shmget(KEY, 0, 0), NULL, SHM_RDONLY): the text at its start",
            .args = {key_arg},
            .handler = [](OpCall& c) -> sys::Result<json> {
                return probe_by_key(c, Sysv::shm, [](int id) -> sys::Result<json> {
@@ -287,9 +287,10 @@ void register_ipc_ops(Registry& r) {
            .kind = OpKind::action,
            .ns = "ipc",
            .doc = "Creates a System V shared memory segment (shmget with IPC_CREAT|IPC_EXCL).",
-           .lab = "ipcmk -M SIZE",
+           .lab = "ipcmk -M [SIZE|128]",
            .args = {{"size", ArgType::integer, false, "size in bytes (default 128)"}, key_arg},
            .creates_object = true,
+           .lab_see = "ipcs -m | grep ${AS.key}",
            .handler = [](OpCall& c) -> sys::Result<json> {
                NSLAB_ASSIGN_OR_RETURN(int key, key_from_args(c.args));
                long long size = arg_int_opt(c.args, "size").value_or(128);
@@ -302,7 +303,7 @@ void register_ipc_ops(Registry& r) {
            .kind = OpKind::action,
            .ns = "ipc",
            .doc = "Attaches and detaches a segment by id (shmat), proving it can be reached from here.",
-           .lab = "",
+           .lab = "# shmat(ID, NULL, 0), then shmdt",
            .args = {{"id", ArgType::integer, true, "the segment id (e.g. ${seg.id})"}},
            .handler = [](OpCall& c) -> sys::Result<json> {
                NSLAB_ASSIGN_OR_RETURN(long long id, arg_int(c.args, "id"));
@@ -314,9 +315,10 @@ void register_ipc_ops(Registry& r) {
            .kind = OpKind::action,
            .ns = "ipc",
            .doc = "Creates a System V semaphore set (semget with IPC_CREAT|IPC_EXCL).",
-           .lab = "ipcmk -S NSEMS",
+           .lab = "ipcmk -S [NSEMS|1]",
            .args = {{"nsems", ArgType::integer, false, "semaphores in the set (default 1)"}, key_arg},
            .creates_object = true,
+           .lab_see = "ipcs -s | grep ${AS.key}",
            .handler = [](OpCall& c) -> sys::Result<json> {
                NSLAB_ASSIGN_OR_RETURN(int key, key_from_args(c.args));
                long long n = arg_int_opt(c.args, "nsems").value_or(1);
@@ -330,6 +332,7 @@ void register_ipc_ops(Registry& r) {
            .lab = "ipcmk -Q",
            .args = {key_arg},
            .creates_object = true,
+           .lab_see = "ipcs -q | grep ${AS.key}",
            .handler = [](OpCall& c) -> sys::Result<json> {
                NSLAB_ASSIGN_OR_RETURN(int key, key_from_args(c.args));
                NSLAB_ASSIGN_OR_RETURN(int id, sys::msgget(key, IPC_CREAT | IPC_EXCL | 0644));
@@ -339,9 +342,10 @@ void register_ipc_ops(Registry& r) {
            .kind = OpKind::action,
            .ns = "ipc",
            .doc = "Creates a POSIX message queue (mq_open with O_CREAT|O_EXCL) and closes it.",
-           .lab = "",
+           .lab = "# mq_open(NAME, O_CREAT | O_EXCL), then mq_close; ls /dev/mqueue lists the queues",
            .args = {{"name", ArgType::string, true, "queue name, starting with '/' (e.g. /nslab_q)", mq_name()}},
            .creates_object = true,
+           .lab_see = "ls /dev/mqueueNAME",
            .handler = [](OpCall& c) -> sys::Result<json> {
                NSLAB_ASSIGN_OR_RETURN(std::string name, arg_string(c.args, "name"));
                NSLAB_ASSIGN_OR_RETURN(int q, sys::mq_open(name, O_RDWR | O_CREAT | O_EXCL, 0644));

@@ -379,7 +379,7 @@ void register_mount_ops(Registry& r) {
            .kind = OpKind::action,
            .ns = "mnt",
            .doc = "Creates (or truncates) a file and writes the content into it, as given.",
-           .lab = "echo TEXT > PATH",
+           .lab = "echo CONTENT > PATH",
            .args = {{"path", ArgType::string, true, "the file"},
                     {"content", ArgType::string, true, "the bytes to write, e.g. \"coucou\\n\""}},
            .handler = write_file_op});
@@ -388,23 +388,25 @@ void register_mount_ops(Registry& r) {
            .ns = "mnt",
            .doc = "Bind-mounts a directory onto another (mount(2) with MS_BIND, and MS_REC when "
                   "recursive). Returns a `mount` object.",
-           .lab = "mount --bind SOURCE TARGET",
+           .lab = "mount [--rbind|--bind] SOURCE TARGET",
            .args = {{"source", ArgType::string, true, "the directory to show"},
                     {"target", ArgType::string, true, "the mount point"},
                     {"recursive", ArgType::boolean, false,
-                     "also bind the mounts below source (mount --rbind)"}},
+                     "also bind the mounts below source (mount --rbind)", {}, false, "--rbind"}},
            .creates_object = true,
+           .lab_see = "findmnt TARGET",
            .handler = bind_mount_op});
     r.add({.name = "mount_tmpfs",
            .kind = OpKind::action,
            .ns = "mnt",
            .doc = "Mounts a new tmpfs. Returns a `mount` object.",
-           .lab = "mount -t tmpfs [-o FLAGS] SOURCE TARGET",
+           .lab = "mount -t tmpfs [-o FLAGS] [SOURCE|tmpfs] TARGET",
            .args = {{"target", ArgType::string, true, "the mount point"},
                     {"source", ArgType::string, false,
                      "the name shown as its source (default tmpfs)"},
                     flags_arg},
            .creates_object = true,
+           .lab_see = "findmnt TARGET",
            .handler = mount_tmpfs_op});
     r.add({.name = "umount",
            .kind = OpKind::action,
@@ -412,7 +414,7 @@ void register_mount_ops(Registry& r) {
            .doc = "Unmounts the mount on top at a path (umount2(2)).",
            .lab = "umount [-l] TARGET",
            .args = {{"target", ArgType::string, true, "the mount point"},
-                    {"detach", ArgType::boolean, false, "lazy unmount (MNT_DETACH)"}},
+                    {"detach", ArgType::boolean, false, "lazy unmount (MNT_DETACH)", {}, false, "-l"}},
            .handler = umount_op});
     r.add(
         {.name = "make_propagation",
@@ -424,14 +426,14 @@ void register_mount_ops(Registry& r) {
          .args = {{"path", ArgType::string, true, "a mount point"},
                   {"kind", ArgType::string, true, "private, shared, slave or unbindable",
                    one_of({"private", "shared", "slave", "unbindable"})},
-                  {"recursive", ArgType::boolean, false, "also every mount below (--make-rKIND)"}},
+                  {"recursive", ArgType::boolean, false, "also every mount below (--make-rKIND)", {}, false, "r"}},
          .handler = make_propagation_op});
     r.add({.name = "remount_bind",
            .kind = OpKind::action,
            .ns = "mnt",
            .doc = "Sets the per-mount flags of one mount to exactly the listed ones (mount(2) with "
                   "MS_REMOUNT|MS_BIND); returns the options it then has.",
-           .lab = "mount -o remount,bind,FLAGS PATH",
+           .lab = "mount -o remount,bind[,FLAGS] PATH",
            .args = {{"path", ArgType::string, true, "a mount point"}, flags_arg},
            .handler = remount_bind_op});
     r.add({.name = "mount_setattr",
@@ -439,14 +441,14 @@ void register_mount_ops(Registry& r) {
            .ns = "mnt",
            .doc = "Changes mount attributes and propagation with mount_setattr(2) (Linux 5.12), "
                   "on one mount or, recursive, a whole subtree; returns the options it then has.",
-           .lab = "",
+           .lab = "# mount_setattr(2) on PATH[: set SET][, clear CLEAR][, propagation PROPAGATION][, AT_RECURSIVE]",
            .args = {{"path", ArgType::string, true, "a mount point"},
                     {"set", ArgType::string_list, false,
                      "attributes to set: ro, nosuid, nodev, noexec"},
                     {"clear", ArgType::string_list, false, "attributes to clear"},
                     {"propagation", ArgType::string, false, "private, shared, slave or unbindable"},
                     {"recursive", ArgType::boolean, false,
-                     "AT_RECURSIVE: the mount and every mount below"}},
+                     "AT_RECURSIVE: the mount and every mount below", {}, false, ", AT_RECURSIVE"}},
            .handler = mount_setattr_op});
     r.add({.name = "ls",
            .kind = OpKind::probe,
@@ -475,7 +477,7 @@ void register_mount_ops(Registry& r) {
            .ns = "mnt",
            .doc = "The mount points at or below a path in the caller's mount namespace, sorted "
                   "(one per mount, so a path mounted twice appears twice).",
-           .lab = "mount | grep PATH",
+           .lab = "findmnt -R -n -o TARGET UNDER",
            .args = {{"under", ArgType::string, true, "the path"}},
            .handler = mounts_op});
     r.add({.name = "mount_propagation",
@@ -501,10 +503,10 @@ void register_mount_ops(Registry& r) {
          .doc =
              "In a throwaway child: clone(CLONE_FS) a peer that shares its cwd, let the peer "
              "unshare(CLONE_NEWNS) if asked, chdir(PATH) in the parent, and report the peer's cwd.",
-         .lab = "",
+         .lab = "# in a child: clone(CLONE_FS) a peer[ that unshares CLONE_NEWNS], chdir(PATH), then read the peer's cwd",
          .args = {{"path", ArgType::string, true, "where the parent moves"},
                   {"unshare_mnt", ArgType::boolean, false,
-                   "the peer unshares its mount namespace first"}},
+                   "the peer unshares its mount namespace first", {}, false, " that unshares CLONE_NEWNS"}},
          .handler = clone_fs_peer_cwd_op});
     r.add_visibility("mount", mount_visible);
 }

@@ -310,22 +310,24 @@ void register_net_ops(Registry& r) {
            .doc = "Creates a veth pair over rtnetlink (RTM_NEWLINK, kind veth); each end goes to "
                   "the network namespace of the realm named for it (IFLA_NET_NS_FD), or stays in "
                   "the caller's.",
-           .lab = "ip link add NAME [netns NS] type veth peer name PEER [netns NS]",
+           .lab = "ip link add NAME [netns NETNS] type veth peer name PEER [netns PEER_NETNS]",
            .args = {link_name,
                     {"peer", ArgType::string, true, "the other end's name (at most 15 bytes)",
                      max_bytes(IFNAMSIZ - 1, "an interface name"), /*kernel_limit=*/true},
                     {"netns", ArgType::realm, false, "the realm (or host) that gets NAME"},
                     {"peer_netns", ArgType::realm, false, "the realm (or host) that gets PEER"}},
            .creates_object = true,
+           .lab_see = "ip link show NAME",
            .handler = veth_create});
     r.add({.name = "link_move",
            .kind = OpKind::action,
            .ns = "net",
            .doc = "Moves an interface of the caller's network namespace into a realm's "
                   "(RTM_NEWLINK with IFLA_NET_NS_FD).",
-           .lab = "ip link set NAME netns NS",
+           .lab = "ip link set NAME netns NETNS",
            .args = {link_name, {"netns", ArgType::realm, true, "the realm (or host) that gets it"}},
            .creates_object = true,
+           .lab_see = "ip link show NAME",
            .handler = link_move});
     r.add({.name = "link_up",
            .kind = OpKind::action,
@@ -339,7 +341,7 @@ void register_net_ops(Registry& r) {
            .ns = "net",
            .doc = "Adds an IPv4 address to an interface of the caller's network namespace "
                   "(RTM_NEWADDR).",
-           .lab = "ip addr add ADDRESS/PREFIX dev NAME",
+           .lab = "ip addr add ADDRESS dev NAME",
            .args = {link_name, {"address", ArgType::string, true, "e.g. 10.200.0.1/24", ipv4(/*with_prefix=*/true)}},
            .handler = addr_add});
     r.add({.name = "udp_listen",
@@ -347,9 +349,10 @@ void register_net_ops(Registry& r) {
            .ns = "net",
            .doc = "Binds a UDP socket in the caller's network namespace and keeps it open for "
                   "udp_received.",
-           .lab = "nc -u -l -p PORT",
+           .lab = "nc -u -l [-s ADDRESS] -p PORT > /tmp/udp.PORT &",
            .args = {port, {"address", ArgType::string, false, "local IPv4 address (0.0.0.0)", ipv4(false)}},
            .creates_object = true,
+           .lab_see = "ss -uln | grep :PORT",
            .handler = udp_listen});
     r.add({.name = "udp_send",
            .kind = OpKind::action,
@@ -365,7 +368,7 @@ void register_net_ops(Registry& r) {
            .ns = "net",
            .doc = "The datagrams the caller's udp_listen socket on PORT has received, in order "
                   "(waiting up to wait_ms for the first).",
-           .lab = "",
+           .lab = "cat /tmp/udp.PORT   # what nc received",
            .args = {port,
                     {"wait_ms", ArgType::integer, false,
                      "how long to wait for a first datagram, 0 to 60000 ms (default 3000: a lost ARP "
@@ -377,23 +380,24 @@ void register_net_ops(Registry& r) {
            .ns = "net",
            .doc = "Opens a NETLINK_ROUTE socket in the RTMGRP_LINK group (link notifications of "
                   "the caller's network namespace); the agent keeps it for rtnl_link_events.",
-           .lab = "ip monitor link",
+           .lab = "ip monitor link > /tmp/rtnl_events &",
            .handler = rtnl_watch});
     r.add({.name = "rtnl_link_events",
            .kind = OpKind::probe,
            .ns = "net",
            .doc = "The link notifications the caller's rtnl_watch socket has received, in order, "
                   "as \"RTM_NEWLINK NAME\" or \"RTM_DELLINK NAME\".",
-           .lab = "ip monitor link",
+           .lab = "cat /tmp/rtnl_events",
            .handler = rtnl_link_events});
     r.add({.name = "unix_listen",
            .kind = OpKind::action,
            .ns = "net",
            .doc = "Binds and listens on an abstract AF_UNIX stream socket (a name of the caller's "
                   "network namespace); the agent keeps it open.",
-           .lab = "socat ABSTRACT-LISTEN:NAME -",
+           .lab = "socat ABSTRACT-LISTEN:NAME - &",
            .args = {abstract_name},
            .creates_object = true,
+           .lab_see = "ss -xl | grep @NAME",
            .handler = unix_listen});
     r.add({.name = "unix_connect",
            .kind = OpKind::action,

@@ -319,7 +319,7 @@ void register_nsfs_ops(Registry& r) {
            .doc = "setns(2) with the flags given on a pidfd of the target realm's agent (the "
                   "process of the caller's /proc with exactly that realm's namespaces): joins "
                   "them all at once.",
-           .lab = "nsenter --target PID --uts --ipc",
+           .lab = "# setns(pidfd_open(TARGET), FLAGS): all at once, as nsenter --target TARGET --all",
            .args = {{"target", ArgType::realm, true, "the realm (or host) to join"}, flags},
            .finds_realm_process = true,
            .handler = setns_pidfd});
@@ -327,39 +327,39 @@ void register_nsfs_ops(Registry& r) {
            .kind = OpKind::action,
            .doc = "setns(2) on the target realm's namespace file of one kind, with the nstype "
                   "given (any flags, to show which it accepts).",
-           .lab = "nsenter --uts=/proc/PID/ns/uts",
+           .lab = "nsenter --KIND=/proc/TARGET/ns/KIND   # setns(2) with nstype FLAGS",
            .args = {{"target", ArgType::realm, true, "whose namespace file to use"}, kind, flags},
            .handler = setns_nsfd});
     r.add({.name = "setns_path",
            .kind = OpKind::action,
            .doc = "Opens a path and calls setns(2) on it with the nstype given (a namespace file, "
                   "a bind mount of one, or any other file).",
-           .lab = "nsenter --uts=PATH",
+           .lab = "# setns(open(PATH), FLAGS), as nsenter --uts=PATH does with CLONE_NEWUTS",
            .args = {{"path", ArgType::string, true, "the file, e.g. /proc/self/ns/uts"}, flags},
            .handler = setns_path});
     r.add({.name = "setns_exited_pidfd",
            .kind = OpKind::action,
            .doc = "Starts a child that exits at once, reaps it, then calls setns(2) on its pidfd.",
-           .lab = "",
+           .lab = "# setns(pidfd of a child that has exited and been reaped, FLAGS)",
            .args = {flags},
            .handler = setns_exited_pidfd});
     r.add({.name = "setns_invalid_fd",
            .kind = OpKind::action,
            .doc = "Calls setns(2) on fd -1 with the nstype given.",
-           .lab = "",
+           .lab = "# setns(-1, FLAGS)",
            .args = {flags},
            .handler = setns_invalid_fd});
     r.add({.name = "unshare_namespaces",
            .kind = OpKind::action,
            .doc = "unshare(2) in the realm's agent itself: it leaves its namespaces of these kinds "
                   "for new ones (pid and time: for its future children only).",
-           .lab = "unshare --cgroup (without --fork)",
+           .lab = "unshare --KINDS   # without --fork: this shell itself",
            .args = {{"kinds", ArgType::ns_list, true, "which kinds, e.g. [cgroup]"}},
            .handler = unshare_namespaces});
     r.add({.name = "ns_type",
            .kind = OpKind::probe,
            .doc = "The CLONE_NEW* flag that ioctl(NS_GET_NSTYPE) returns for a file.",
-           .lab = "",
+           .lab = "# ioctl(open(PATH), NS_GET_NSTYPE)",
            .args = {{"path", ArgType::string, true, "the file, e.g. /proc/self/ns/uts"}},
            .handler = ns_type});
     r.add({.name = "ns_link",
@@ -371,21 +371,21 @@ void register_nsfs_ops(Registry& r) {
     r.add({.name = "ns_get_id",
            .kind = OpKind::probe,
            .doc = "The 64-bit namespace id that ioctl(NS_GET_ID) returns (Linux 6.18).",
-           .lab = "",
+           .lab = "# ioctl(open(\"/proc/self/ns/KIND\"), NS_GET_ID)",
            .args = {entry},
            .handler = ns_get_id});
     r.add({.name = "ns_same_as",
            .kind = OpKind::probe,
            .doc = "Whether the caller's namespace of a kind is the target realm's (same st_dev "
                   "and st_ino): same or different.",
-           .lab = "[ $(stat -L -c %i /proc/self/ns/KIND) = $(stat -L -c %i /proc/PID/ns/KIND) ]",
+           .lab = "test $(stat -L -c %i /proc/self/ns/KIND) = $(stat -L -c %i /proc/TARGET/ns/KIND) && echo same || echo different",
            .args = {kind, target},
            .handler = ns_same_as});
     r.add({.name = "ns_parent_same_as",
            .kind = OpKind::probe,
            .doc = "Whether the parent (ioctl NS_GET_PARENT) of a pid or user namespace, the "
                   "caller's or realm `of`'s, is the target realm's: same or different.",
-           .lab = "",
+           .lab = "# ioctl(open(\"/proc/[OF|self]/ns/KIND\"), NS_GET_PARENT) is the KIND namespace of TARGET?",
            .args = {kind,
                     {"of", ArgType::realm, false, "whose namespace's parent (default: caller's)"},
                     target},
@@ -394,7 +394,7 @@ void register_nsfs_ops(Registry& r) {
            .kind = OpKind::probe,
            .doc = "Whether the user namespace owning a namespace of a kind, the caller's or realm "
                   "`of`'s (ioctl NS_GET_USERNS), is the target realm's: same or different.",
-           .lab = "",
+           .lab = "# ioctl(open(\"/proc/[OF|self]/ns/KIND\"), NS_GET_USERNS) is the user namespace of TARGET?",
            .args = {kind,
                     {"of", ArgType::realm, false, "whose namespace (default: caller's)"},
                     target},
@@ -403,7 +403,7 @@ void register_nsfs_ops(Registry& r) {
            .kind = OpKind::probe,
            .doc = "The uid (as the caller sees it) of the creator of a user namespace (ioctl "
                   "NS_GET_OWNER_UID on /proc/self/ns/KIND).",
-           .lab = "",
+           .lab = "# ioctl(open(\"/proc/self/ns/KIND\"), NS_GET_OWNER_UID)",
            .args = {entry},
            .handler = ns_owner_uid});
     r.add({.name = "ns_entries",

@@ -658,7 +658,7 @@ sys::Result<json> nest_pid_namespaces_op(OpCall& c) {
 void register_pid_ops(Registry& r) {
     const ArgSpec new_ns_arg{
         "new_pid_ns", ArgType::boolean, false,
-        "false runs the same processes without CLONE_NEWPID: the negative control (default true)"};
+        "false runs the same processes without CLONE_NEWPID: the negative control (default true)", {}, false, "!new "};
     r.add({.name = "spawn",
            .kind = OpKind::action,
            .ns = "pid",
@@ -672,6 +672,7 @@ void register_pid_ops(Registry& r) {
            .lab = "COMMAND &",
            .args = {{"command", ArgType::string, true, "the command, e.g. sleep 100"}},
            .creates_object = true,
+           .lab_see = "pgrep -f 'COMMAND'",
            .handler = spawn_op});
     r.add({.name = "kill",
            .kind = OpKind::action,
@@ -774,7 +775,7 @@ void register_pid_ops(Registry& r) {
                "In a throwaway child: a member joins a new PID namespace (setns(2) on the init's "
                "pidfd, then fork), the init exits, and the member's fate is reported "
                "(\"killed by SIGKILL\").",
-           .lab = "",
+           .lab = "# in a child: a member joins a [new ]PID namespace, its init exits; what becomes of the member",
            .args = {new_ns_arg},
            .handler = after_init_exit_probe("member")});
     r.add({.name = "fork_into_pid_ns_after_init_exit",
@@ -783,7 +784,7 @@ void register_pid_ops(Registry& r) {
            .doc =
                "In a throwaway child: after the init of a PID namespace has exited, fork(2) into "
                "that namespace once more; reports the errno (ENOMEM) or \"succeeded\".",
-           .lab = "",
+           .lab = "# in a child: after the init of a [new ]PID namespace has exited, fork(2) into it once more",
            .args = {new_ns_arg},
            .handler = after_init_exit_probe("fork")});
     r.add({.name = "kill_all_from_pid_ns_init",
@@ -804,9 +805,9 @@ void register_pid_ops(Registry& r) {
                "after it exited. Returns {pid_before, pid_after, own_pid_ns_changed, "
                "pid_for_children_before_init (ENOENT or readable), pid_for_children_is_new, "
                "first_child_pid, first_child_ppid, next_fork}.",
-           .lab = "unshare --pid sh -c '...'",
+           .lab = "[unshare --pid ]sh -c 'echo $$; sh -c \"echo \\$\\$\"; sh -c \"echo \\$\\$\"'",
            .args = {{"new_pid_ns", ArgType::boolean, false,
-                     "false skips the unshare: the negative control (default true)"}},
+                     "false skips the unshare: the negative control (default true)", {}, false, "!unshare --pid "}},
            .handler = unshare_newpid_and_fork_op});
     r.add({.name = "nest_pid_namespaces",
            .kind = OpKind::action,
@@ -815,7 +816,7 @@ void register_pid_ops(Registry& r) {
                "In a throwaway child: clone(CLONE_NEWPID) inside the previous one until it fails. "
                "Returns {created, error}: how many nested namespaces were made and the errno that "
                "stopped it.",
-           .lab = "",
+           .lab = "# in a child: clone(CLONE_NEWPID) inside the last new PID namespace until it fails[, at most MAX times]",
            .args = {{"max", ArgType::integer, false, "stop after this many (default 64)"}},
            .handler = nest_pid_namespaces_op});
     r.add_visibility("process", process_visible);

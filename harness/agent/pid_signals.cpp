@@ -172,7 +172,7 @@ sys::Result<std::string> mq_notify_scenario(bool registered_inside, bool new_ns)
 
 void register_pid_signal_ops(Registry& r) {
     const ArgSpec new_ns_arg{"new_pid_ns", ArgType::boolean, false,
-                             "false for the negative control: the same processes without CLONE_NEWPID"};
+                             "false for the negative control: the same processes without CLONE_NEWPID", {}, false, "!new "};
     r.add({.name = "pid_ns_async_io_signal",
            .kind = OpKind::probe,
            .ns = "pid",
@@ -181,7 +181,7 @@ void register_pid_signal_ops(Registry& r) {
                   "O_ASYNC; a process of a sibling namespace writes. Reports the signal's si_code "
                   "and si_fd, and the owner F_GETOWN reads in the receiver, the writer and the "
                   "parent.",
-           .lab = "",
+           .lab = "# in a child: a process of a [new ]PID namespace owns a pipe (F_SETOWN, SIGUSR1); a sibling namespace writes to it",
            .args = {new_ns_arg},
            .handler = [](OpCall& c) -> sys::Result<json> {
                bool ns = new_pid_ns(c.args);
@@ -196,7 +196,7 @@ void register_pid_signal_ops(Registry& r) {
                   "empty POSIX queue and another sends a message; one of them is the first process "
                   "of a new PID namespace. Reports the signal's si_code and its si_pid (0, or the "
                   "sender's pid as the receiver numbers it).",
-           .lab = "",
+           .lab = "# in a child: mq_notify(3) for SIGUSR1 across a [new ]PID namespace, registered by REGISTERED_BY; the si_pid it carries",
            .args = {{"registered_by", ArgType::string, true,
                      "inside (the new namespace's process registers, the parent sends) or parent "
                      "(the parent registers, the new namespace's process sends)"},

@@ -89,9 +89,12 @@ struct OpSpec {
     OpKind kind = OpKind::probe;
     std::string ns;   // the namespace kind it exercises ("uts"), or "" for general ops
     std::string doc;  // one sentence
-    std::string lab;  // the shell command of the lab it mirrors, e.g. "hostname NAME"
+    std::string lab;  // the shell command of the lab it mirrors, e.g. "hostname NAME" (agent/lab_command.hpp)
     std::vector<ArgSpec> args;
     bool creates_object = false;  // an action whose value is an object a step may name with `as:`
+    // For such an action: the command that shows whether its object is there, as a `see:` row
+    // asks from each vantage ("ipcs -m | grep ${AS.key}"; ${AS.…} is the step's result).
+    std::string lab_see = {};
     bool internal = false;        // used by the harness itself, not written in YAML
     // It finds a `realm` argument's process in the caller's /proc (as lsns does): what it sees
     // depends on the caller's PID namespace and /proc, so a launcher that adds a PID namespace

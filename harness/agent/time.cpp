@@ -285,7 +285,7 @@ void register_time_ops(Registry& r) {
              "boottime, realtime, tai, monotonic_coarse, monotonic_raw (read through the vDSO), "
              "each also as <clock>_syscall (read with syscall(SYS_clock_gettime)); also uptime "
              "(/proc/uptime) and btime (/proc/stat).",
-         .lab = "uptime",
+         .lab = "nsenter --target REALM --time cat /proc/uptime; cat /proc/uptime   # CLOCK",
          .args = {{"realm", ArgType::realm, true,
                    "the realm (or host) whose clock to compare with the caller's"},
                   {"clock", ArgType::string, true,
@@ -298,7 +298,7 @@ void register_time_ops(Registry& r) {
            .doc =
                "The lines of /proc/PID/timens_offsets (caller by default), columns joined by one "
                "space: the offsets of that process's time_for_children namespace.",
-           .lab = "cat /proc/self/timens_offsets",
+           .lab = "cat /proc/[PID|REALM|self]/timens_offsets",
            .args = {{"realm", ArgType::realm, false,
                      "look at that realm's process instead of the caller"},
                     {"pid", ArgType::integer, false,
@@ -318,7 +318,7 @@ void register_time_ops(Registry& r) {
              "it forks (forked), for a program it execs without forking (exec, /proc/uptime), for "
              "a program it starts with vfork and exec (vfork_exec, posix_spawn), or for itself "
              "after that vfork (caller_after_vfork_exec).",
-         .lab = "unshare --time --boottime N cat /proc/uptime",
+         .lab = "unshare --time --boottime BOOTTIME cat /proc/uptime   # as SEEN_BY sees it",
          .args = {{"boottime", ArgType::integer, true, "the boottime offset to write, in seconds"},
                   {"seen_by", ArgType::string, true,
                    "caller, forked, exec, vfork_exec or caller_after_vfork_exec"}},
@@ -332,12 +332,12 @@ void register_time_ops(Registry& r) {
              "Writes raw text to /proc/self/timens_offsets from a throwaway child, by default of a "
              "time namespace it has just unshared; returns the offsets read back, by clock "
              "({monotonic: \"3600 0\", boottime: \"0 0\"}).",
-         .lab = "echo 'monotonic 3600 0' > /proc/self/timens_offsets",
+         .lab = "[unshare --time ]sh -c 'echo OFFSETS > /proc/self/timens_offsets'",
          .args = {{"offsets", ArgType::string, true,
                    "the text, e.g. \"monotonic 3600 0\" or \"1 3600 0\""},
                   {"fresh", ArgType::boolean, false,
                    "unshare(CLONE_NEWTIME) first (default true); false writes the caller's own "
-                   "namespace"},
+                   "namespace", {}, false, "!unshare --time "},
                   {"after_fork", ArgType::boolean, false,
                    "let a forked child enter the namespace first"},
                   {"drop_caps", ArgType::boolean, false, "drop every capability before writing"}},
@@ -349,7 +349,7 @@ void register_time_ops(Registry& r) {
                   "(clock_nanosleep TIMER_ABSTIME, a timerfd with TFD_TIMER_ABSTIME, a POSIX timer "
                   "with TIMER_ABSTIME, or a FUTEX_WAIT_BITSET timeout); returns {elapsed_ms} as "
                   "CLOCK_MONOTONIC measured it.",
-           .lab = "",
+           .lab = "# [METHOD|clock_nanosleep] until the CLOCK clock reads now + [MS|100] ms (TIMER_ABSTIME)",
            .args = {{"clock", ArgType::string, true, "monotonic, boottime or realtime",
                      one_of({"monotonic", "boottime", "realtime"})},
                     {"ms", ArgType::integer, false, "how far ahead, 0 to 2000 ms (default 100)", int_range(0, 2000)},

@@ -264,7 +264,7 @@ void register_user_ops(Registry& r) {
            .doc =
                "The effective uid of the caller (or of pid/realm) as the caller's user namespace "
                "names it (/proc/PID/status Uid:): unmapped ids read as the overflow uid.",
-           .lab = "id -u",
+           .lab = "[grep Uid: /proc/PID/status|grep Uid: /proc/REALM/status|id -u]",
            .args = {realm_arg, pid_arg},
            .finds_realm_process = true,
            .handler = [](OpCall& c) { return effective_id(c, "Uid"); }});
@@ -274,7 +274,7 @@ void register_user_ops(Registry& r) {
            .doc =
                "The effective gid of the caller (or of pid/realm) as the caller's user namespace "
                "names it (/proc/PID/status Gid:).",
-           .lab = "id -g",
+           .lab = "[grep Gid: /proc/PID/status|grep Gid: /proc/REALM/status|id -g]",
            .args = {realm_arg, pid_arg},
            .finds_realm_process = true,
            .handler = [](OpCall& c) { return effective_id(c, "Gid"); }});
@@ -285,7 +285,7 @@ void register_user_ops(Registry& r) {
                "The effective capabilities of the caller (or of pid/realm), from /proc/PID/status "
                "CapEff: \"full\", \"none\" or the hex mask; they hold in that process's own user "
                "namespace.",
-           .lab = "grep CapEff /proc/self/status",
+           .lab = "grep CapEff /proc/[PID|REALM|self]/status",
            .args = {realm_arg, pid_arg},
            .finds_realm_process = true,
            .handler = cap_eff_op});
@@ -298,7 +298,7 @@ void register_user_ops(Registry& r) {
                       " (caller by default), columns joined by one "
                       "space; the outside ids are those of the reader's user namespace when it is "
                       "not the process's own.",
-               .lab = "cat /proc/self/" + name,
+               .lab = "cat /proc/[PID|REALM|self]/" + name,
                .args = {realm_arg, pid_arg},
            .finds_realm_process = true,
                .handler = [name](OpCall& c) -> sys::Result<json> {
@@ -311,7 +311,7 @@ void register_user_ops(Registry& r) {
            .kind = OpKind::probe,
            .ns = "user",
            .doc = "The content of /proc/PID/setgroups (caller by default): \"allow\" or \"deny\".",
-           .lab = "cat /proc/self/setgroups",
+           .lab = "cat /proc/[PID|REALM|self]/setgroups",
            .args = {realm_arg, pid_arg},
            .finds_realm_process = true,
            .handler = [](OpCall& c) -> sys::Result<json> {
@@ -335,7 +335,7 @@ void register_user_ops(Registry& r) {
          .doc =
              "The user namespace that owns a realm's namespace of a kind (ioctl NS_GET_USERNS), as "
              "\"user:[inode]\".",
-         .lab = "lsns -o NS,TYPE,USERNS",
+         .lab = "lsns -p REALM -t KIND -o NS,ONS",
          .args = {{"realm", ArgType::realm, true,
                    "the realm (or host) whose namespace to ask about"},
                   {"kind", ArgType::string, true, "which of its namespaces, e.g. uts", namespace_kind()}},
@@ -351,7 +351,7 @@ void register_user_ops(Registry& r) {
            .doc =
                "The parent of a realm's user namespace (ioctl NS_GET_PARENT), as \"user:[inode]\"; "
                "EPERM when the parent lies outside the caller's own user namespace.",
-           .lab = "",
+           .lab = "lsns -p REALM -t user -o NS,PNS",
            .args = {{"realm", ArgType::realm, true,
                      "the realm (or host) whose user namespace to ask about"}},
            .handler = [](OpCall& c) -> sys::Result<json> {
@@ -364,7 +364,7 @@ void register_user_ops(Registry& r) {
            .ns = "user",
            .doc = "The uid that created a realm's user namespace (ioctl NS_GET_OWNER_UID), as the "
                   "caller's user namespace names it.",
-           .lab = "lsns -t user -o NS,UID",
+           .lab = "lsns -p REALM -t user -o NS,UID",
            .args = {{"realm", ArgType::realm, true,
                      "the realm (or host) whose user namespace to ask about"}},
            .handler = [](OpCall& c) -> sys::Result<json> {
@@ -378,7 +378,7 @@ void register_user_ops(Registry& r) {
            .doc =
                "How many user namespaces can still be nested below the caller's: a throwaway child "
                "unshares and maps one level at a time until the kernel refuses (ENOSPC).",
-           .lab = "",
+           .lab = "# in a child: unshare --user --map-root-user, one level at a time, until ENOSPC",
            .handler = userns_nesting_room_op});
 
     r.add({.name = "realm_pid",
@@ -387,7 +387,7 @@ void register_user_ops(Registry& r) {
            .doc =
                "Finds a realm's process in the caller's /proc by its namespaces (as lsns does) and "
                "returns {pid}, for later `pid:` arguments and commands (/proc/${a.pid}/...).",
-           .lab = "lsns; ps",
+           .lab = "echo REALM   # the pid of the realm's shell, as lsns -p lists it",
            .args = {{"realm", ArgType::realm, true, "the realm to find"}},
            .finds_realm_process = true,
            .handler = [](OpCall& c) -> sys::Result<json> {
@@ -402,7 +402,7 @@ void register_user_ops(Registry& r) {
              "The realm's agent itself takes a uid and gid of its user namespace (setresgid, "
              "setresuid), as a shell does after `unshare -r` or a runtime after writing the maps; "
              "later steps in the realm run with them.",
-         .lab = "su USER",
+         .lab = "exec setpriv --reuid UID --regid GID --keep-groups bash",
          .args = {{"uid", ArgType::integer, true,
                    "the uid to take, as the realm's namespace names it"},
                   {"gid", ArgType::integer, true, "the gid to take"}},
@@ -419,7 +419,7 @@ void register_user_ops(Registry& r) {
            .ns = "user",
            .doc = "Writes uid_map, gid_map or setgroups of the caller (or of pid/realm) with one "
                   "write(2), as newuidmap or unshare --map-root-user do.",
-           .lab = "echo '0 1000 1' > /proc/PID/uid_map",
+           .lab = "echo TEXT > /proc/[PID|REALM|self]/FILE",
            .args = {{"file", ArgType::string, true, "uid_map, gid_map or setgroups", one_of({"uid_map", "gid_map", "setgroups"})},
                     {"text", ArgType::string, true,
                      "map lines \"inside outside count\" (';' separates lines), or allow/deny"},
@@ -432,7 +432,7 @@ void register_user_ops(Registry& r) {
            .doc =
                "Creates a new file (O_CREAT|O_EXCL) from a throwaway child, optionally as another "
                "uid/gid; returns {path, owner} with the owner as that child saw it.",
-           .lab = "setpriv --reuid UID --regid GID touch PATH",
+           .lab = "setpriv [--reuid UID] [--regid GID] --keep-groups touch PATH",
            .args = {{"path", ArgType::string, true, "the file to create"},
                     uid_arg,
                     gid_arg,
@@ -443,7 +443,7 @@ void register_user_ops(Registry& r) {
            .ns = "user",
            .doc = "Opens an existing file O_WRONLY from a throwaway child, optionally as another "
                   "uid/gid.",
-           .lab = "echo x >> PATH",
+           .lab = "setpriv [--reuid UID] [--regid GID] --keep-groups sh -c ': >> PATH'",
            .args = {{"path", ArgType::string, true, "the file"}, uid_arg, gid_arg},
            .handler = open_for_writing_op});
     r.add({.name = "setgroups",
@@ -467,18 +467,18 @@ void register_user_ops(Registry& r) {
          .doc =
              "setns(2) into a realm's namespaces from a throwaway child, optionally after taking "
              "another uid or dropping every capability; the caller stays where it is.",
-         .lab = "setpriv --reuid UID nsenter --target PID --user",
+         .lab = "setpriv [--reuid UID] [--bounding-set=-all] nsenter --target TARGET --KINDS true",
          .args = {{"target", ArgType::realm, true, "the realm (or host) whose namespaces to join"},
                   {"kinds", ArgType::ns_list, true, "which kinds, e.g. [user]"},
                   uid_arg,
-                  {"drop_caps", ArgType::boolean, false, "drop every capability first (capset)"}},
+                  {"drop_caps", ArgType::boolean, false, "drop every capability first (capset)", {}, false, "--bounding-set=-all"}},
          .handler = setns_in_child_op});
     r.add({.name = "userns_nest",
            .kind = OpKind::action,
            .ns = "user",
            .doc = "Nests `levels` user namespaces below the caller's in one throwaway child "
                   "(unshare(CLONE_NEWUSER) and map root each time); fails with the kernel's errno.",
-           .lab = "unshare -r unshare -r ... true",
+           .lab = "# unshare --user --map-root-user, nested LEVELS times (unshare -r unshare -r … true)",
            .args = {{"levels", ArgType::integer, true, "how many levels to create, 1 to 64", int_range(1, 64)}},
            .handler = userns_nest_op});
 }

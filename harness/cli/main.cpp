@@ -18,6 +18,7 @@
 
 #include "agent/agent.hpp"
 #include "cli/doctor_command.hpp"
+#include "cli/explain_command.hpp"
 #include "cli/grade_command.hpp"
 #include "cli/listing.hpp"
 #include "cli/schema_command.hpp"
@@ -384,6 +385,12 @@ int main(int argc, char** argv) {
     doctor_cmd->add_option("--format", doctor.format, "pretty or json")->check(CLI::IsMember({"pretty", "json"}));
     doctor_cmd->add_flag("--user-lab", doctor.user_lab, "As `nslab run --user-lab` would run");
 
+    cli::ExplainArgs explain;
+    auto* explain_cmd = app.add_subcommand("explain", "Print an experiment as the shell session a student would type, a terminal per realm");
+    explain_cmd->add_option("name", explain.name, "SUITE.EXPERIMENT (a glob picks several)")->required();
+    explain_cmd->add_option("paths", explain.paths, "Suite files or directories")->default_val(std::vector<std::string>{"suites"});
+    explain_cmd->add_flag("--markdown", explain.markdown, "As Markdown, for course notes");
+
     cli::SchemaArgs schema;
     auto* schema_cmd = app.add_subcommand("schema", "Write the JSON Schema of the experiment file (docs/schema/experiment.schema.json)");
     schema_cmd->add_flag("--assignment", schema.assignment, "The assignment file's schema instead (docs/schema/assignment.schema.json)");
@@ -403,6 +410,7 @@ int main(int argc, char** argv) {
         if (*grade_cmd) return grade_command(grade);
         if (*doctor_cmd) return cli::doctor_command(doctor);
         if (*schema_cmd) return cli::schema_command(schema);
+        if (*explain_cmd) return cli::explain_command(explain);
         if (*list_cmd && list_markdown) {
             print_registry_markdown(std::cout);
             return 0;

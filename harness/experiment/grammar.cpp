@@ -1,5 +1,7 @@
 #include "experiment/grammar.hpp"
 
+#include "launch/launcher.hpp"
+
 namespace nslab::experiment::grammar {
 
 // The order of each table is the order the loader's messages list the keys in.
@@ -126,8 +128,15 @@ const std::vector<std::string>& propagations() {
     return v;
 }
 
+// The launcher kinds a realm may name: all but `command`, which needs a template from the run or
+// an assignment.
 const std::vector<std::string>& realm_launchers() {
-    static const std::vector<std::string> v{"builtin", "unshare", "bwrap", "nsenter"};
+    static const std::vector<std::string> v = [] {
+        std::vector<std::string> kinds;
+        for (auto& k : launch::launcher_kinds())
+            if (k != "command") kinds.push_back(k);
+        return kinds;
+    }();
     return v;
 }
 

@@ -157,7 +157,8 @@ public:
 
     // Reads its output until done() holds, its deadline passes, or the launcher has ended (with
     // stop_on_exit; else once its output has also reached end of file, every writer gone).
-    // Whatever it (or COMMAND) wrote before it ended is read before its end is acted on.
+    // Whatever it (or COMMAND) wrote before it ended is read before its end is acted on: pipe(7)
+    // data written before a process exits is in the pipe before its pidfd polls readable.
     void wait(const std::function<bool()>& done, bool stop_on_exit) { wait(done, deadline_, stop_on_exit); }
     void wait_for_end() {
         wait([] { return false; }, true);
@@ -403,11 +404,10 @@ private:
         if (!l.started()) return never_ran(l, "ready");
         l.wait([&] { return l.seen(mark("ready")); }, false);
         if (!l.seen(mark("ready"))) return never_ran(l, "ready");
-        std::string sent = "SIG" + name + " sent to the launcher";
         auto already_gone = [&]() -> sys::Result<Observation> {
             NSLAB_ASSIGN_OR_RETURN(Fate f, l.fate());
-            return Observation{false, "the launcher " + f.text() + " while COMMAND was still running: no launcher was left for " +
-                                          sent.substr(0, sent.find(' ')) + " to be sent to"};
+            return Observation{false, "the launcher " + f.text() + " while COMMAND was still running: no launcher was left for SIG" +
+                                          name + " to be sent to"};
         };
         if (l.ended()) return already_gone();
         // pidfd_send_signal(2): to the launcher process alone, not its process group.

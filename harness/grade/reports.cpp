@@ -53,8 +53,10 @@ std::string test_feedback(const TestOutcome& t) {
     std::ostringstream o;
     o << "**" << (r.outcome == runner::Outcome::pass ? "Passed" : "Not passed") << "** (" << points(t.score) << "/"
       << points(t.test->points) << "): " << r.summary << "\n";
+    // A contract test's reason is what was observed, whatever the outcome.
+    if (t.contract && r.outcome == runner::Outcome::pass && !r.reason.empty()) o << "\nObserved: " << r.reason << "\n";
     if (r.outcome != runner::Outcome::pass) {
-        if (!r.reason.empty()) o << "\nWhat went wrong: " << r.reason << "\n";
+        if (!r.reason.empty()) o << (t.contract ? "\nObserved: " : "\nWhat went wrong: ") << r.reason << "\n";
         bool header = false;
         for (auto& row : r.rows) {
             if (!header) {
@@ -69,7 +71,8 @@ std::string test_feedback(const TestOutcome& t) {
             if (!row.ok && !row.why.empty()) o << "\nWhy: " << row.why << "\n";
         for (auto& s : r.steps)
             if (!s.ok) o << "\nStep `" << s.source << "`: " << s.detail << "\n";
-        if (!t.test->hint.empty()) o << "\nHint: " << t.test->hint << "\n";
+        std::string hint = t.test->hint.empty() && t.contract ? t.contract->hint : t.test->hint;
+        if (!hint.empty()) o << "\nHint: " << hint << "\n";
     }
     std::string section = section_of(t);
     if (!section.empty()) o << "\nLab section: " << section << "\n";
@@ -91,7 +94,7 @@ std::string gradescope_json(const Assignment& a, const Grade& g) {
     if (!g.refused.empty()) return refusal_json(g);
     json tests = json::array();
     for (auto& t : g.tests) {
-        json x{{"name", t.test->experiment},
+        json x{{"name", t.test->name()},
                {"score", t.score},
                {"max_score", t.test->points},
                {"status", t.score >= t.test->points && t.test->points > 0 ? "passed" : "failed"},
@@ -119,7 +122,7 @@ std::string prairielearn_json(const Assignment& a, const Grade& g) {
     if (!g.refused.empty()) return json{{"gradable", false}, {"message", g.fatal}}.dump(2) + "\n";
     json tests = json::array();
     for (auto& t : g.tests)
-        tests.push_back({{"name", t.test->experiment},
+        tests.push_back({{"name", t.test->name()},
                          {"points", t.score},
                          {"max_points", t.test->points},
                          {"output", g.fatal.empty() ? test_feedback(t) : fatal_text(g)}});
@@ -145,7 +148,7 @@ std::string feedback_markdown(const Assignment& a, const Grade& g) {
     }
     for (auto& t : g.tests) {
         if (t.test->visibility != "visible") continue;  // the others show in Gradescope when their time comes
-        o << "## " << (t.result.outcome == runner::Outcome::pass ? "✓ " : "✗ ") << t.test->experiment << " — "
+        o << "## " << (t.result.outcome == runner::Outcome::pass ? "✓ " : "✗ ") << t.test->name() << " — "
           << status_word(t) << "\n\n" << test_feedback(t) << "\n";
     }
     return o.str();

@@ -106,6 +106,11 @@ sys::Result<std::vector<std::string>> expand_command_template(const LauncherConf
 std::unique_ptr<Launcher> make_builtin_launcher();
 // Any kind; an unknown kind or a bad template is an error naming it.
 sys::Result<std::unique_ptr<Launcher>> make_launcher(const LauncherConfig& config);
+// The argv a command launcher (kind "command") runs for plan, exactly as it would start the realm,
+// but with the word `${agent}` replaced by command: contract tests (grade/contract_runner.hpp) run
+// the launcher with a COMMAND of their own.
+sys::Result<std::vector<std::string>> command_launcher_argv(const LauncherConfig& config, const RealmPlan& plan,
+                                                            const std::vector<std::string>& command);
 // Names accepted by make_launcher and `--launcher`.
 const std::vector<std::string>& launcher_kinds();
 

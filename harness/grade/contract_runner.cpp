@@ -298,7 +298,7 @@ private:
         plan.name = "contract";
         plan.new_mask = setup_.launcher.creates;
         plan.mount_proc = setup_.launcher.mounts_proc;
-        auto argv = launch::command_launcher_argv(setup_.launcher, plan, command);
+        auto argv = launch::expand_command_template(setup_.launcher, plan, command);
         if (!argv.ok()) return std::move(argv).error().context("the assignment's launcher command");
         return argv;
     }

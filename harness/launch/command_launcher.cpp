@@ -66,9 +66,6 @@ bool asks_for(const RealmPlan& plan, const std::string& key) {
 class CommandLauncher final : public ExternalLauncher {
 public:
     using ExternalLauncher::ExternalLauncher;
-    sys::Result<std::vector<std::string>> argv_for(const RealmPlan& plan, const std::vector<std::string>& command) const {
-        return command_for(plan, command);
-    }
     std::string name() const override { return config_.label(); }
     unsigned may_add(const RealmPlan& plan) const override { return config_.creates & ~plan.new_mask; }
     std::optional<std::string> lacks(const std::string& trait) const override {
@@ -163,11 +160,6 @@ sys::Result<std::vector<std::string>> expand_command_template(const LauncherConf
 }
 
 std::unique_ptr<Launcher> make_command_launcher(const LauncherConfig& c) { return std::make_unique<CommandLauncher>(c); }
-
-sys::Result<std::vector<std::string>> command_launcher_argv(const LauncherConfig& config, const RealmPlan& plan,
-                                                            const std::vector<std::string>& command) {
-    return CommandLauncher(config).argv_for(plan, command);
-}
 
 sys::Status check_command_template(const LauncherConfig& c) {
     if (c.command.empty()) return sys::Error::message("the command launcher needs a command");

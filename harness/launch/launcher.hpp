@@ -99,18 +99,14 @@ bool template_flag_known(const std::string& key);
 std::string template_flag_names();  // "user, uts, …"
 
 // A command launcher's argv for plan: the template with ${…} expanded, `${agent}` replaced by
-// agent's words and `${flags}` by the flags plan asks for.
+// agent's words and `${flags}` by the flags plan asks for. Contract tests
+// (grade/contract_runner.hpp) pass a COMMAND of their own as `agent`.
 sys::Result<std::vector<std::string>> expand_command_template(const LauncherConfig& config, const RealmPlan& plan,
                                                              const std::vector<std::string>& agent);
 
 std::unique_ptr<Launcher> make_builtin_launcher();
 // Any kind; an unknown kind or a bad template is an error naming it.
 sys::Result<std::unique_ptr<Launcher>> make_launcher(const LauncherConfig& config);
-// The argv a command launcher (kind "command") runs for plan, exactly as it would start the realm,
-// but with the word `${agent}` replaced by command: contract tests (grade/contract_runner.hpp) run
-// the launcher with a COMMAND of their own.
-sys::Result<std::vector<std::string>> command_launcher_argv(const LauncherConfig& config, const RealmPlan& plan,
-                                                            const std::vector<std::string>& command);
 // Names accepted by make_launcher and `--launcher`.
 const std::vector<std::string>& launcher_kinds();
 

@@ -207,7 +207,17 @@ struct Mistake {
     std::string name;
     std::set<std::string> failed;  // exactly these tests fail
     std::string named;             // and the feedback says this
+    std::string first;             // and the first line of its "What to fix" names the mistake so
 };
+
+// The first line of feedback.md's "What to fix": what a student reads first.
+std::string first_fix(const std::string& feedback) {
+    const std::string heading = "## What to fix\n\n";
+    size_t at = feedback.find(heading);
+    if (at == std::string::npos) return "";
+    at += heading.size();
+    return feedback.substr(at, feedback.find('\n', at) - at);
+}
 
 const std::set<std::string> kAll{
     "td2_uts.hostname_isolated_between_sibling_uts_namespaces", "td2_uts.host_hostname_change_not_seen_in_new_uts_namespace",
@@ -250,6 +260,8 @@ TEST_P(MistakeTest, LosesExactlyTheTestsItsMistakeBreaks) {
     EXPECT_LT(g.results["score"].get<double>(), g.results["max_score"].get<double>());
     EXPECT_EQ(failed_tests(g.results), m.failed) << g.stdout_text;
     EXPECT_NE(g.feedback.find(m.named), std::string::npos) << "feedback does not name the mistake (" << m.named << "):\n" << g.feedback;
+    EXPECT_NE(first_fix(g.feedback).find(m.first), std::string::npos)
+        << "the first thing to fix is not the mistake (" << m.first << "):\n" << g.feedback;
     expect_nothing_left();
 }
 
@@ -258,41 +270,41 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         Mistake{"no_uts", with_container({"td2_uts.hostname_isolated_between_sibling_uts_namespaces",
                                           "td2_uts.host_hostname_change_not_seen_in_new_uts_namespace"}),
-                "should have a new uts namespace"},
+                "should have a new uts namespace", "CLONE_NEWUTS is missing"},
         Mistake{"no_ipc", with_container({"td2_ipc.shm_segments_hidden_from_sibling_and_host",
                                           "td2_ipc.msg_queue_hidden_from_sibling_and_host"}),
-                "should have a new ipc namespace"},
+                "should have a new ipc namespace", "CLONE_NEWIPC is missing"},
         Mistake{"no_net", with_container({"td2_net.new_network_namespace_has_only_loopback_and_it_is_down",
                                           "td2_net.udp_datagram_crosses_veth_between_sibling_namespaces"}),
-                "should have a new net namespace"},
+                "should have a new net namespace", "CLONE_NEWNET is missing"},
         Mistake{"no_fresh_proc", {"td2_pid.sleep_in_pid_namespace_hidden_from_sibling_seen_by_host",
                                   "td2_pid.ps_lists_sleep_only_in_its_namespace_and_on_host"},
-                "mount a fresh proc on /proc"},
-        Mistake{"mounts_not_private", {"td2_container.container_mounts_stay_private_on_a_shared_host"}, "MS_REC | MS_PRIVATE"},
+                "mount a fresh proc on /proc", "a fresh proc mounted on /proc"},
+        Mistake{"mounts_not_private", {"td2_container.container_mounts_stay_private_on_a_shared_host"}, "MS_REC | MS_PRIVATE", "MS_REC | MS_PRIVATE"},
         Mistake{"late_time_offsets", {"td2_time.uptime_shows_a_decade_more_in_new_time_namespace",
                                       "td2_time.absolute_clock_nanosleep_honours_offset"},
-                "before creating the child"},
+                "before creating the child", "before creating the child"},
         Mistake{"root_to_root", {"td2_uts.hostname_isolated_between_sibling_uts_namespaces",
                                  "td2_container.bind_mount_in_container_stays_in_it",
                                  "td2_container.container_root_is_uid_0_mapped_to_its_creator",
                                  "td2_net.udp_datagram_crosses_veth_between_sibling_namespaces"},
-                "uid from A: expected 0, saw 65534"},
+                "uid from A: expected 0, saw 65534", "runs as uid 65534 in its user namespace, not as root"},
         // These two never start COMMAND: every test fails with the program's own error message.
-        Mistake{"gid_map_without_setgroups", kNeverStarts, "it exited with status 1"},
-        Mistake{"pid_no_fork", kNeverStarts, "it exited with status 1"},
+        Mistake{"gid_map_without_setgroups", kNeverStarts, "it exited with status 1", "/proc/self/gid_map: Operation not permitted"},
+        Mistake{"pid_no_fork", kNeverStarts, "it exited with status 1", "mounting a fresh proc on /proc: Operation not permitted"},
         // One per contract test (variants/README.md): only the contract tests catch these.
         Mistake{"no_wait", contracts({"exit_status", "signal_status", "forwards_sigterm", "forwards_sigint", "waits_for_command"}),
-                "waitpid() for the child that runs COMMAND"},
+                "waitpid() for the child that runs COMMAND", "Wait for COMMAND (waitpid)"},
         Mistake{"exit_zero", contracts({"exit_status", "signal_status"}),
-                "COMMAND ran and exits with status 7; the launcher exited with status 0"},
-        Mistake{"no_signal_status", contracts({"signal_status"}), "the launcher exited with status 0 (128 + 9 = 137 expected)"},
+                "COMMAND ran and exits with status 7; the launcher exited with status 0", "Wait for COMMAND (waitpid) and exit with WEXITSTATUS"},
+        Mistake{"no_signal_status", contracts({"signal_status"}), "the launcher exited with status 0 (128 + 9 = 137 expected)", "128 + WTERMSIG(status)"},
         Mistake{"no_signal_forward", contracts({"forwards_sigterm", "forwards_sigint"}),
-                "COMMAND never got the SIGTERM sent to the launcher; the launcher was killed by signal 15 (SIGTERM)"},
-        Mistake{"no_usage_check", contracts({"usage_error"}), "it was killed by signal 11 (SIGSEGV)"},
+                "COMMAND never got the SIGTERM sent to the launcher; the launcher was killed by signal 15 (SIGTERM)", "Catch SIGTERM in the launcher and send it on to COMMAND"},
+        Mistake{"no_usage_check", contracts({"usage_error"}), "it was killed by signal 11 (SIGSEGV)", "Check argc and every option before using them"},
         // The grader's agent reaches it through the fd it closes: every experiment fails too.
-        Mistake{"closes_fds", both(kAll, contracts({"keeps_fds"})), "fd 3, a socket the launcher inherited, was closed in COMMAND"},
+        Mistake{"closes_fds", both(kAll, contracts({"keeps_fds"})), "fd 3, a socket the launcher inherited, was closed in COMMAND", "closes the file descriptors it inherits"},
         // The grader runs it unprivileged, where it never starts COMMAND; as root it works.
-        Mistake{"root_only", kNeverStarts, "as uid 65534 the launcher running `true` exited with status 1"}),
+        Mistake{"root_only", kNeverStarts, "as uid 65534 the launcher running `true` exited with status 1", "unshare(CLONE_NEWTIME): Operation not permitted"}),
     [](const auto& param_info) { return param_info.param.name; });
 
 // Hostile submissions: each gets a score and a reason, in bounded time, and nothing stays behind.

@@ -21,6 +21,7 @@
 #include "cli/doctor_command.hpp"
 #include "cli/grade_command.hpp"
 #include "cli/listing.hpp"
+#include "cli/self_doc.hpp"
 #include "experiment/loader.hpp"
 #include "launch/installed.hpp"
 #include "report/report.hpp"
@@ -310,7 +311,7 @@ int main(int argc, char** argv) {
 
     CLI::App app{"nslab: Linux namespace experiments, run in throwaway labs"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", "nslab 0.1.0");
+    app.set_version_flag("--version", "nslab " NSLAB_VERSION);
 
     const std::string suites_paths = "Suite files or directories (default: ./suites if it exists, else the installed suites)";
     RunArgs run;
@@ -401,12 +402,23 @@ int main(int argc, char** argv) {
     doctor_cmd->add_flag("--user-lab", doctor.user_lab, "As `nslab run --user-lab` would run");
 
     app.add_subcommand("agent", "Run an agent (for launchers): nslab agent [--lab] --fd N | --socket PATH");
+    // Hidden (group ""): the build makes nslab.1 and the bash completion from this very definition.
+    auto* man_cmd = app.add_subcommand("help-man", "Print the man page, nslab.1")->group("");
+    auto* completion_cmd = app.add_subcommand("help-bash-completion", "Print the bash completion script")->group("");
 
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         int code = app.exit(e);
         return code == 0 ? 0 : kExitBadInput;
+    }
+    if (*man_cmd) {
+        write_man_page(std::cout, app, NSLAB_VERSION);
+        return 0;
+    }
+    if (*completion_cmd) {
+        write_bash_completion(std::cout, app);
+        return 0;
     }
     // Paths not given: ./suites, else the installed suites (list needs none for the registry).
     bool list_needs_suites = !list_actions && !list_probes && !list_markdown;

@@ -131,7 +131,14 @@ void agent_exec_of(benchmark::State& state, const std::string& agent) {
 
 namespace {
 
-void agent_exec(benchmark::State& state) { agent_exec_of(state, launch::find_agent_binary()); }
+void agent_exec(benchmark::State& state) {
+    auto agent = launch::find_agent_binary();
+    if (!agent.ok()) {
+        state.SkipWithError(agent.error().describe().c_str());
+        return;
+    }
+    agent_exec_of(state, *agent);
+}
 
 void probe(benchmark::State& state, bool in_realm) {
     auto lab = launch::start_lab(lab_options(), soon());

@@ -1,8 +1,8 @@
 // launch / launch_status: the spawner's half of an external launcher (unshare(1), bwrap, nsenter,
 // a student's mini-container). The agent starts the launcher's argv in its own namespaces with a
 // socket to the runner at a fixed fd (or a listening socket path for launchers that close fds),
-// its stdout+stderr on one pipe, and hands the runner the launcher's pidfd, the socket and the
-// pipe. The agent the launcher starts says hello on that socket like any other agent.
+// its stdout+stderr on one pipe (or its stderr alone), and hands the runner the launcher's pidfd,
+// the socket and the pipe. The agent the launcher starts says hello on that socket like any other.
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -74,7 +74,12 @@ sys::Result<json> launch(OpCall& c) {
     for (size_t i = 0; i < c.fds_in.size(); ++i) spec.fds.emplace_back(c.fds_in[i].get(), agent_fd + 1 + static_cast<int>(i));
     NSLAB_ASSIGN_OR_RETURN(auto out, sys::pipe2(O_CLOEXEC));
     core::UniqueFd out_r(out.first), out_w(out.second);
-    spec.stdout_fd = spec.stderr_fd = out_w.get();
+    // "output": "stderr" sends stdout to /dev/null: a contract test of the launcher's own messages
+    // (grade/contract_runner.cpp) looks at its stderr alone.
+    std::string output = arg_string_opt(c.args, "output").value_or("both");
+    if (output != "both" && output != "stderr") return sys::Error::message("launch: output must be both or stderr");
+    spec.stderr_fd = out_w.get();
+    spec.stdout_fd = output == "both" ? out_w.get() : -1;
 
     NSLAB_ASSIGN_OR_RETURN(sys::Spawned s, sys::spawn_process(spec));
     watch_launcher(s.pid);

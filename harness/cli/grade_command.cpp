@@ -94,7 +94,7 @@ int grade_command(const GradeArgs& args) {
     std::cout << "\n";
     for (auto& t : g.tests)
         std::cout << "  " << (t.score >= t.test->points ? "PASS" : runner::outcome_name(t.result.outcome)) << "  " << t.score
-                  << "/" << t.test->points << "  " << t.test->experiment
+                  << "/" << t.test->points << "  " << t.test->name()
                   << (t.result.outcome == runner::Outcome::pass || t.result.reason.empty() ? "" : "  — " + t.result.reason.substr(0, 160))
                   << "\n";
     std::cout << "wrote " << args.output << "/results.json, feedback.md, junit.xml\n";

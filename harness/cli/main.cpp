@@ -15,6 +15,7 @@
 #include <iostream>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "agent/agent.hpp"
 #include "cli/doctor_command.hpp"
@@ -22,7 +23,9 @@
 #include "cli/grade_command.hpp"
 #include "cli/listing.hpp"
 #include "cli/schema_command.hpp"
+#include "cli/self_doc.hpp"
 #include "experiment/loader.hpp"
+#include "launch/installed.hpp"
 #include "report/report.hpp"
 #include "runner/interrupt.hpp"
 #include "runner/machine_facts.hpp"
@@ -290,6 +293,18 @@ int list_command(const std::vector<std::string>& paths, const std::string& filte
     return 0;
 }
 
+// The suites read when a command is given no paths: ./suites when it exists (a checkout), else
+// those installed with nslab; nullopt (and why, on stderr) when neither is there.
+std::optional<std::vector<std::string>> default_suites() {
+    std::error_code ec;
+    if (std::filesystem::is_directory("suites", ec)) return std::vector<std::string>{"suites"};
+    std::string installed = launch::installed_suites_dir();
+    if (!installed.empty() && std::filesystem::is_directory(installed, ec)) return std::vector<std::string>{installed};
+    std::cerr << "nslab: no paths given, and no suites here (./suites) nor installed ("
+              << (installed.empty() ? "/proc/self/exe cannot be read" : installed) << "); name suite files or directories\n";
+    return std::nullopt;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -298,11 +313,12 @@ int main(int argc, char** argv) {
 
     CLI::App app{"nslab: Linux namespace experiments, run in throwaway labs"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", "nslab 0.1.0");
+    app.set_version_flag("--version", "nslab " NSLAB_VERSION);
 
+    const std::string suites_paths = "Suite files or directories (default: ./suites if it exists, else the installed suites)";
     RunArgs run;
     auto* run_cmd = app.add_subcommand("run", "Run experiments and print their visibility matrices");
-    run_cmd->add_option("paths", run.paths, "Suite files or directories")->default_val(std::vector<std::string>{"suites"});
+    auto* run_paths = run_cmd->add_option("paths", run.paths, suites_paths);
     run_cmd->add_option("--filter", run.filter, "Glob over suite.experiment names (e.g. 'td2_uts.*')");
     run_cmd->add_option("-j,--jobs", run.jobs, "Experiments run at once")->check(CLI::Range(1, 64));
     run_cmd->add_option("--format", run.format, "pretty, junit, json or ktap")
@@ -354,13 +370,14 @@ int main(int argc, char** argv) {
 
     std::vector<std::string> validate_paths;
     auto* validate_cmd = app.add_subcommand("validate", "Check experiment files without running them");
-    validate_cmd->add_option("paths", validate_paths, "Suite files or directories, or assignment files")->required();
+    auto* validate_paths_opt = validate_cmd->add_option(
+        "paths", validate_paths, "Suite files or directories, or assignment files (default: as for run)");
 
     std::vector<std::string> list_paths;
     std::string list_filter;
     bool list_actions = false, list_probes = false, list_markdown = false, list_catalogue = false;
     auto* list_cmd = app.add_subcommand("list", "List experiments, or the registry's actions and probes");
-    list_cmd->add_option("paths", list_paths, "Suite files or directories")->default_val(std::vector<std::string>{"suites"});
+    auto* list_paths_opt = list_cmd->add_option("paths", list_paths, suites_paths);
     list_cmd->add_option("--filter", list_filter, "Glob over suite.experiment names");
     list_cmd->add_flag("--actions", list_actions, "List the actions steps can do");
     list_cmd->add_flag("--probes", list_probes, "List the probes expectations can use");
@@ -381,14 +398,15 @@ int main(int argc, char** argv) {
 
     cli::DoctorArgs doctor;
     auto* doctor_cmd = app.add_subcommand("doctor", "Say what this machine lets nslab do, what is missing, what it costs and the fix");
-    doctor_cmd->add_option("paths", doctor.paths, "Suite files or directories to cost")->default_val(std::vector<std::string>{"suites"});
+    auto* doctor_paths = doctor_cmd->add_option("paths", doctor.paths,
+                                                "Suite files or directories to cost (default: as for run)");
     doctor_cmd->add_option("--format", doctor.format, "pretty or json")->check(CLI::IsMember({"pretty", "json"}));
     doctor_cmd->add_flag("--user-lab", doctor.user_lab, "As `nslab run --user-lab` would run");
 
     cli::ExplainArgs explain;
     auto* explain_cmd = app.add_subcommand("explain", "Print an experiment as the shell session a student would type, a terminal per realm");
     explain_cmd->add_option("name", explain.name, "SUITE.EXPERIMENT (a glob picks several)")->required();
-    explain_cmd->add_option("paths", explain.paths, "Suite files or directories")->default_val(std::vector<std::string>{"suites"});
+    auto* explain_paths = explain_cmd->add_option("paths", explain.paths, suites_paths);
     explain_cmd->add_flag("--markdown", explain.markdown, "As Markdown, for course notes");
 
     cli::SchemaArgs schema;
@@ -397,12 +415,35 @@ int main(int argc, char** argv) {
     schema_cmd->add_option("-o,--output", schema.output, "Write it here instead of stdout");
 
     app.add_subcommand("agent", "Run an agent (for launchers): nslab agent [--lab] --fd N | --socket PATH");
+    // Hidden (group ""): the build makes nslab.1 and the bash completion from this very definition.
+    auto* man_cmd = app.add_subcommand("help-man", "Print the man page, nslab.1")->group("");
+    auto* completion_cmd = app.add_subcommand("help-bash-completion", "Print the bash completion script")->group("");
 
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         int code = app.exit(e);
         return code == 0 ? 0 : kExitBadInput;
+    }
+    if (*man_cmd) {
+        write_man_page(std::cout, app, NSLAB_VERSION);
+        return 0;
+    }
+    if (*completion_cmd) {
+        write_bash_completion(std::cout, app);
+        return 0;
+    }
+    // Paths not given: ./suites, else the installed suites (list needs none for the registry).
+    bool list_needs_suites = !list_actions && !list_probes && !list_markdown;
+    for (auto [cmd, opt, paths] : {std::tuple{run_cmd, run_paths, &run.paths},
+                                   std::tuple{validate_cmd, validate_paths_opt, &validate_paths},
+                                   std::tuple{list_cmd, list_paths_opt, &list_paths},
+                                   std::tuple{doctor_cmd, doctor_paths, &doctor.paths},
+                                   std::tuple{explain_cmd, explain_paths, &explain.paths}}) {
+        if (!*cmd || opt->count() > 0 || (cmd == list_cmd && !list_needs_suites)) continue;
+        auto found = default_suites();
+        if (!found && cmd != doctor_cmd) return kExitBadInput;  // doctor still says what the machine allows
+        *paths = found.value_or(std::vector<std::string>{});
     }
     try {
         if (*run_cmd) return run_command(run);

@@ -27,6 +27,8 @@ struct AssignmentTest {
     std::string section;  // the lab section that explains it, for feedback ("TD2 UTS")
     std::string hint;     // shown to the student when the test does not pass
     experiment::Mark mark;
+    // As reports name it: the experiment's suite.name, or "contract: exit_status".
+    std::string name() const { return contract.empty() ? experiment : "contract: " + contract; }
 };
 
 struct Sandbox {

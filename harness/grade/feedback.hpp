@@ -12,7 +12,7 @@
 
 namespace nslab::grade {
 
-enum class Cause { none, launcher_start, launcher_twice, topology, contract, expectation, time_limit, not_run };
+enum class Cause { none, launcher_start, launcher_twice, topology, not_root, contract, expectation, time_limit, not_run };
 
 struct Diagnosis {
     Cause cause = Cause::none;
@@ -23,8 +23,11 @@ struct Diagnosis {
 };
 
 // test_hint: the assignment's hint for the test (used for expectations and, when given, contracts);
-// contract_hint: the contract table's hint ("" for an experiment).
-Diagnosis diagnose(const runner::ExperimentResult& r, const std::string& test_hint, const std::string& contract_hint);
+// contract_hint: the contract table's hint ("" for an experiment); root_inside: the launcher is
+// to make COMMAND root of a user namespace of its own (the assignment's launcher creates one), so a
+// step that failed where COMMAND is not root is diagnosed as that.
+Diagnosis diagnose(const runner::ExperimentResult& r, const std::string& test_hint, const std::string& contract_hint,
+                   bool root_inside = false);
 
 // The launcher-level diagnosis shared by most lost tests (at least two, and at least half of
 // them), if any.

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/scope_guard.hpp"
+#include "grade/contract_runner.hpp"
 #include "launch/lab.hpp"
 #include "runner/lab_cgroup.hpp"
 #include "runner/machine_facts.hpp"
@@ -121,11 +122,19 @@ ResolvedAssignment resolve(const Assignment& a) {
     if (!r.errors.empty()) return r;
     for (auto& t : a.tests) {
         const experiment::Experiment* found = nullptr;
-        for (auto& s : r.loaded.suites)
-            for (auto& e : s.experiments)
-                if (e.full_name() == t.experiment) found = &e;
-        if (!found) r.errors.push_back(t.mark.str() + ": no experiment '" + t.experiment + "' in the assignment's suites");
+        const ContractInfo* contract = nullptr;
+        if (!t.contract.empty()) {
+            contract = find_contract(t.contract);
+            if (!contract)
+                r.errors.push_back(t.mark.str() + ": no contract test '" + t.contract + "' (known: " + contract_names() + ")");
+        } else {
+            for (auto& s : r.loaded.suites)
+                for (auto& e : s.experiments)
+                    if (e.full_name() == t.experiment) found = &e;
+            if (!found) r.errors.push_back(t.mark.str() + ": no experiment '" + t.experiment + "' in the assignment's suites");
+        }
         r.experiments.push_back(found);
+        r.contracts.push_back(contract);
     }
     return r;
 }
@@ -134,7 +143,7 @@ Grade grade_submission(const Assignment& a, const ResolvedAssignment& resolved, 
     auto t0 = Clock::now();
     Grade g;
     g.max_score = a.max_score();
-    for (auto& t : a.tests) g.tests.push_back({&t, {}, 0});
+    for (size_t i = 0; i < a.tests.size(); ++i) g.tests.push_back({&a.tests[i], resolved.contracts[i], {}, 0});
     auto finish = [&] {
         if (!g.refused.empty()) g.fatal = "the grader cannot run here: " + g.refused;
         if (!g.fatal.empty())
@@ -143,6 +152,9 @@ Grade grade_submission(const Assignment& a, const ResolvedAssignment& resolved, 
                 if (auto* e = resolved.experiments[i]) {
                     r.suite = e->suite, r.name = e->name, r.summary = e->summary, r.refs = e->refs;
                     r.file = e->mark.file, r.line = e->mark.line;
+                } else if (auto* c = resolved.contracts[i]) {
+                    r.suite = "contract", r.name = c->name, r.summary = c->summary;
+                    r.file = a.tests[i].mark.file, r.line = a.tests[i].mark.line;
                 }
                 r.outcome = runner::Outcome::broken;
                 r.reason = g.fatal;
@@ -196,7 +208,18 @@ Grade grade_submission(const Assignment& a, const ResolvedAssignment& resolved, 
     launcher.gid = a.sandbox.gid;
     launcher.limits = sandbox_rlimits(a.sandbox, options.jobs);
     run.launcher = launcher;
-    auto results = runner::run_all(resolved.experiments, run, {});
+    // The experiments as before, then the contract tests, each kind on its own; results go back
+    // into the assignment's order.
+    std::vector<const experiment::Experiment*> experiments;
+    std::vector<const ContractInfo*> contracts;
+    std::vector<int> contract_lines;
+    std::vector<size_t> experiment_at, contract_at;
+    for (size_t i = 0; i < a.tests.size(); ++i) {
+        if (resolved.experiments[i]) experiments.push_back(resolved.experiments[i]), experiment_at.push_back(i);
+        else contracts.push_back(resolved.contracts[i]), contract_lines.push_back(a.tests[i].mark.line), contract_at.push_back(i);
+    }
+    std::vector<runner::ExperimentResult> results;
+    if (!experiments.empty()) results = runner::run_all(experiments, run, {});
     // ARCHITECTURE.md §6: a launcher under test fails as FAIL; BROKEN is the harness or the lab
     // (a host step, a probe, the lab itself) — the grader's failure, never charged to the student —
     // except a time limit, which the submission's processes can reach (they run in the lab).
@@ -205,8 +228,21 @@ Grade grade_submission(const Assignment& a, const ResolvedAssignment& resolved, 
             g.refused = "the grader's own lab failed in " + r.full_name() + ": " + r.reason;
             return finish();
         }
-    for (size_t i = 0; i < results.size(); ++i) {
-        g.tests[i].result = std::move(results[i]);
+    ContractSetup setup{.launcher = launcher,
+                        .limits = run.limits,
+                        .timeout_s = a.test_timeout_s * run.time_scale,
+                        .jobs = options.jobs,
+                        .file = a.file};
+    auto contract_results = run_contracts(contracts, contract_lines, setup);
+    // A contract test is BROKEN only when its lab or the agent failed: the grader's, always.
+    for (auto& r : contract_results)
+        if (r.outcome == runner::Outcome::broken) {
+            g.refused = "the grader's own lab failed in " + r.full_name() + ": " + r.reason;
+            return finish();
+        }
+    for (size_t k = 0; k < results.size(); ++k) g.tests[experiment_at[k]].result = std::move(results[k]);
+    for (size_t k = 0; k < contract_results.size(); ++k) g.tests[contract_at[k]].result = std::move(contract_results[k]);
+    for (size_t i = 0; i < g.tests.size(); ++i) {
         g.tests[i].score = g.tests[i].result.outcome == runner::Outcome::pass ? a.tests[i].points : 0;
         g.score += g.tests[i].score;
     }

@@ -7,6 +7,7 @@
 
 #include "experiment/loader.hpp"
 #include "grade/assignment.hpp"
+#include "grade/contract.hpp"
 #include "runner/result.hpp"
 
 namespace nslab::grade {
@@ -19,6 +20,9 @@ struct GradeOptions {
 
 struct TestOutcome {
     const AssignmentTest* test = nullptr;
+    // A contract test's entry in the table (its summary and default hint); null for an experiment.
+    // Its result is suite "contract", name the contract's, and reason what was observed.
+    const ContractInfo* contract = nullptr;
     runner::ExperimentResult result;
     double score = 0;
 };
@@ -36,10 +40,13 @@ struct Grade {
     double seconds = 0;
 };
 
-// The experiments the assignment names, from its suites; errors name the test's file:line:column.
+// The experiments the assignment names, from its suites, and its contract tests, from the table;
+// errors name the test's file:line:column. Both vectors follow assignment.tests: each test is
+// either an experiment (contracts[i] null) or a contract test (experiments[i] null).
 struct ResolvedAssignment {
     experiment::LoadResult loaded;
-    std::vector<const experiment::Experiment*> experiments;  // in the order of assignment.tests
+    std::vector<const experiment::Experiment*> experiments;
+    std::vector<const ContractInfo*> contracts;
     std::vector<std::string> errors;
 };
 ResolvedAssignment resolve(const Assignment& a);

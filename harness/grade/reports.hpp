@@ -5,7 +5,10 @@
 
 #include <string>
 
+#include <optional>
+
 #include "grade/assignment.hpp"
+#include "grade/feedback.hpp"
 #include "grade/grader.hpp"
 
 namespace nslab::grade {
@@ -16,7 +19,15 @@ std::string gradescope_json(const Assignment& a, const Grade& g);
 // https://prairielearn.readthedocs.io (external grading): score is a fraction, tests carry points.
 std::string prairielearn_json(const Assignment& a, const Grade& g);
 std::string feedback_markdown(const Assignment& a, const Grade& g);
+// How a test's feedback is told: the launcher-level mistake most lost tests share (said once at
+// the top; a test lost to it refers to it instead), and whether the assignment's launcher is to
+// make COMMAND root of a user namespace of its own (grade/feedback.hpp).
+struct FeedbackContext {
+    std::optional<Diagnosis> common;
+    bool root_inside = false;
+};
+FeedbackContext feedback_context(const Assignment& a, const Grade& g);
 // The feedback of one test (also each Gradescope test's output).
-std::string test_feedback(const TestOutcome& t);
+std::string test_feedback(const TestOutcome& t, const FeedbackContext& context = {});
 
 }  // namespace nslab::grade

@@ -131,7 +131,7 @@ std::string LauncherConfig::label() const {
 sys::Result<StartedRealm> ExternalLauncher::start(agent::AgentClient& spawner, const RealmPlan& plan,
                                                   agent::Deadline deadline) {
     last_failure_.reset();
-    std::string agent_path = find_agent_binary();
+    NSLAB_ASSIGN_OR_RETURN(std::string agent_path, find_agent_binary());
     std::string socket_path = config_.connect_by_socket ? random_socket_path() : "";
     std::vector<std::string> agent_argv{agent_path};
     if (socket_path.empty()) agent_argv.insert(agent_argv.end(), {"--fd", std::to_string(kAgentFd)});

@@ -13,11 +13,8 @@
 
 #include "core/id_map.hpp"
 #include "core/namespace_kind.hpp"
+#include "launch/installed.hpp"
 #include "sys/syscalls.hpp"
-
-#ifndef NSLAB_AGENT_BUILD_PATH
-#define NSLAB_AGENT_BUILD_PATH ""
-#endif
 
 namespace nslab::launch {
 namespace {
@@ -37,16 +34,21 @@ std::string describe_early_exit(int status) {
 
 }  // namespace
 
-std::string find_agent_binary() {
-    if (const char* env = std::getenv("NSLAB_AGENT"); env && *env) return env;
-    char buf[4096];
-    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    if (n > 0) {
-        std::string self(buf, static_cast<size_t>(n));
-        std::string beside = self.substr(0, self.rfind('/') + 1) + "nslab-agent";
-        if (::access(beside.c_str(), X_OK) == 0) return beside;
+sys::Result<std::string> find_agent_binary() {
+    if (const char* env = std::getenv("NSLAB_AGENT"); env && *env) {
+        if (::access(env, X_OK) == 0) return std::string(env);
+        int err = errno;
+        return sys::Error(err, std::string("access(") + env + ", X_OK)").context("NSLAB_AGENT names no agent it can run");
     }
-    return NSLAB_AGENT_BUILD_PATH;
+    // Beside the executable (the build tree, where every program is in bin/), then where an
+    // install puts it (PREFIX/libexec/nslab for PREFIX/bin/nslab).
+    std::string dir = self_dir();
+    if (dir.empty()) return sys::Error::message("finding nslab-agent: /proc/self/exe cannot be read (set NSLAB_AGENT to its path)");
+    std::string beside = dir + "/nslab-agent", installed = installed_agent_path();
+    for (const std::string& candidate : {beside, installed})
+        if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    return sys::Error::message("nslab-agent not found: looked beside the program (" + beside + ") and in its install tree (" +
+                               installed + "); set NSLAB_AGENT to its path");
 }
 
 unsigned lab_namespaces(const LabOptions& options) {
@@ -107,9 +109,13 @@ int run_lab_child(void* arg) {
 }  // namespace
 
 sys::Result<Lab> begin_lab(const LabOptions& options) {
-    std::string agent_path = options.agent_path.empty() ? find_agent_binary() : options.agent_path;
-    if (agent_path.empty() || ::access(agent_path.c_str(), X_OK) != 0)
-        return sys::Error(ENOENT, "finding nslab-agent (set NSLAB_AGENT to its path)");
+    std::string agent_path = options.agent_path;
+    if (agent_path.empty()) {
+        NSLAB_ASSIGN_OR_RETURN(agent_path, find_agent_binary());
+    } else if (::access(agent_path.c_str(), X_OK) != 0) {
+        int err = errno;
+        return sys::Error(err, "access(" + agent_path + ", X_OK)").context("the agent given");
+    }
     NSLAB_ASSIGN_OR_RETURN(auto socks, sys::socketpair_seqpacket());
     core::UniqueFd ours(socks.first), theirs(socks.second);
     NSLAB_ASSIGN_OR_RETURN(auto sync, sys::pipe2(O_CLOEXEC));

@@ -28,8 +28,9 @@ struct Lab {
     agent::Hello hello;
 };
 
-// NSLAB_AGENT, else nslab-agent beside /proc/self/exe, else the build tree's.
-std::string find_agent_binary();
+// NSLAB_AGENT, else nslab-agent beside /proc/self/exe (the build tree), else the install's
+// (launch/installed.hpp); the error names every place looked at.
+sys::Result<std::string> find_agent_binary();
 
 // The namespaces a lab with these options is made with (core::ns_bit mask).
 unsigned lab_namespaces(const LabOptions& options);

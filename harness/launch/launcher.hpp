@@ -99,7 +99,8 @@ bool template_flag_known(const std::string& key);
 std::string template_flag_names();  // "user, uts, …"
 
 // A command launcher's argv for plan: the template with ${…} expanded, `${agent}` replaced by
-// agent's words and `${flags}` by the flags plan asks for.
+// agent's words and `${flags}` by the flags plan asks for. Contract tests
+// (grade/contract_runner.hpp) pass a COMMAND of their own as `agent`.
 sys::Result<std::vector<std::string>> expand_command_template(const LauncherConfig& config, const RealmPlan& plan,
                                                              const std::vector<std::string>& agent);
 

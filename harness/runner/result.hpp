@@ -63,6 +63,11 @@ struct FailureDetail {
     // topology: the kind, and whether a new namespace was missing (else one was wrongly new or shared)
     std::string ns_kind;
     bool missing_new = false;
+    // step: the step as written, its errno (0: none, e.g. a command's exit status), and the uid the
+    // realm's agent has in its own user namespace (not set for the host)
+    std::string step;
+    int step_errno = 0;
+    std::optional<unsigned> realm_uid;
 };
 
 struct ExperimentResult {

@@ -465,6 +465,12 @@ bool Session::run_steps() {
         r_.steps.push_back(rec);
         if (!rec.ok) {
             r_.failure.kind = FailureKind::step;
+            r_.failure.step = s.source;
+            r_.failure.step_errno = reply->ok ? 0 : reply->error.err();
+            if (s.in != "host") {
+                r_.failure.realm = s.in;
+                r_.failure.realm_uid = hello(s.in).uid;
+            }
             finish(Outcome::fail, "step `" + s.source + "` " + (s.expect_error.empty() && s.op != "run" ? "failed: " : "") + failure);
             return false;
         }

@@ -44,6 +44,19 @@ TEST(Feedback, ALauncherThatExitsOrCrashesIsDescribedByItsStatus) {
     EXPECT_NE(d.headline.find("still running at the time limit"), std::string::npos) << d.headline;
 }
 
+TEST(Feedback, TheLaunchersLastMessageIsQuotedWholeEvenAcrossLines) {
+    auto f = exited(1);
+    f.launcher_output = "starting\nmini_container: writing '0 65534 1\n' to /proc/self/gid_map: Operation not permitted\n";
+    auto d = grade::diagnose(failed(f), "", "");
+    EXPECT_NE(d.headline.find("It said: `mini_container: writing '0 65534 1 ' to /proc/self/gid_map: Operation not permitted`"),
+              std::string::npos)
+        << d.headline;
+    for (std::string odd : {"\n\n'", "'", "\n", "x", "'\n'\n"}) {  // no line starts like a message: bounded, no crash
+        f.launcher_output = odd;
+        (void)grade::diagnose(failed(f), "", "");
+    }
+}
+
 TEST(Feedback, AWrongTopologyNamesTheKindAndItsCloneFlag) {
     auto d = grade::diagnose(failed({.kind = runner::FailureKind::topology, .realm = "A", .ns_kind = "ipc", .missing_new = true},
                                     "realm A should have a new ipc namespace"),

@@ -7,7 +7,7 @@ set -u
 nslab=$1
 cd "$2" || exit 1
 out=$("$nslab" validate suites/assignments/td2.yaml 2>&1) || { echo "td2.yaml refused: $out"; exit 1; }
-echo "$out" | grep -q '^ok: assignment td2_mini_container: 13 test' || { echo "unexpected: $out"; exit 1; }
+echo "$out" | grep -q '^ok: assignment td2_mini_container: 21 test(s), 30 points' || { echo "unexpected: $out"; exit 1; }
 
 corpus=fixtures/bad_assignments
 expected=$corpus/expected_errors.txt

@@ -136,6 +136,25 @@ json handle(const json& body, std::vector<core::UniqueFd>& fds_in, std::vector<c
     if (!req.ok()) return error_reply(req.error());
     const OpSpec* spec = registry().find(req->op);
     if (!spec) return error_reply(sys::Error::message("unknown op '" + req->op + "'"));
+    // The registry's domain of each argument, checked here once before any handler (as the loader
+    // checks literals and the runner expanded values): no handler meets a value outside its domain,
+    // whoever wrote the request. A kernel limit is the kernel's to refuse: a step may pass one on
+    // purpose (ArgSpec::kernel_limit).
+    for (const ArgSpec& a : spec->args) {
+        if (!a.check || a.kernel_limit || !req->args.contains(a.name)) continue;
+        json value = req->args[a.name];
+        if (a.type == ArgType::integer && value.is_string()) {  // "${x.pid}" expands to text
+            const std::string& text = value.get_ref<const std::string&>();
+            if (!text.empty() && text.find_first_not_of("-0123456789") == std::string::npos) {
+                try {
+                    value = std::stoll(text);
+                } catch (const std::exception&) {
+                }
+            }
+        }
+        if (std::string why = a.check(value); !why.empty())
+            return error_reply(sys::Error(EINVAL, req->op + ": '" + a.name + "' = " + value.dump() + ": " + why));
+    }
     OpCall call{req->args, fds_in, fds_out};
     try {
         auto r = spec->handler(call);

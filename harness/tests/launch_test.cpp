@@ -90,6 +90,26 @@ TEST(Lab, HostnameChangedInsideTheLabIsNotTheMachines) {
     EXPECT_EQ(*sys::gethostname(), *machine);
 }
 
+// The agent checks every argument's domain before the handler runs, whoever wrote the request;
+// a kernel limit is left to the kernel, which must refuse it itself (EINVAL from sethostname).
+TEST(Lab, TheAgentRefusesAnArgumentOutsideItsDomainBeforeAnyHandler) {
+    launch::Lab lab = must_start_lab();
+    auto bad = lab.client.call("kill", {{"pid", 1}, {"signal", "NOTASIGNAL"}}, soon());
+    ASSERT_TRUE(bad.ok()) << bad.error().describe();
+    EXPECT_FALSE(bad->ok);
+    EXPECT_EQ(bad->error.err(), EINVAL);
+    EXPECT_NE(bad->error.describe().find("'signal'"), std::string::npos) << bad->error.describe();
+    auto far = lab.client.call("udp_listen", {{"port", "70000"}}, soon());  // as a ${…} expansion sends it
+    ASSERT_TRUE(far.ok());
+    EXPECT_FALSE(far->ok);
+    EXPECT_NE(far->error.describe().find("70000 is outside 1..65535"), std::string::npos) << far->error.describe();
+    auto long_name = lab.client.call("sethostname", {{"name", std::string(65, 'h')}}, soon());
+    ASSERT_TRUE(long_name.ok());
+    EXPECT_FALSE(long_name->ok);
+    EXPECT_EQ(long_name->error.err(), EINVAL) << long_name->error.describe();
+    EXPECT_NE(long_name->error.describe().find("sethostname"), std::string::npos) << "the kernel's refusal";
+}
+
 TEST(BuiltinLauncher, SiblingRealmsGetNewNamespacesOnlyWhereAsked) {
     launch::Lab lab = must_start_lab();
     auto launcher = launch::make_builtin_launcher();

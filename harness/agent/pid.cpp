@@ -527,8 +527,7 @@ sys::Result<std::string> kill_all_scenario(int members, int sig) {
 }
 
 sys::Result<json> kill_all_from_pid_ns_init_op(OpCall& c) {
-    long long members = arg_int_opt(c.args, "members").value_or(0);
-    if (members < 0 || members > 64) return sys::Error::message("members must be 0..64");
+    long long members = arg_int_opt(c.args, "members").value_or(0);  // 0..64: the registry's domain
     NSLAB_ASSIGN_OR_RETURN(int sig, signal_arg(c.args, "signal"));
     NSLAB_ASSIGN_OR_RETURN(
         std::string answer,
@@ -643,8 +642,7 @@ sys::Result<std::string> nest_scenario(int cap) {
 }
 
 sys::Result<json> nest_pid_namespaces_op(OpCall& c) {
-    long long cap = arg_int_opt(c.args, "max").value_or(64);
-    if (cap < 1 || cap > 128) return sys::Error::message("max must be 1..128");
+    long long cap = arg_int_opt(c.args, "max").value_or(64);  // 1..128: the registry's domain
     NSLAB_ASSIGN_OR_RETURN(std::string text,
                            sys::run_in_child([&] { return nest_scenario(static_cast<int>(cap)); },
                                              kScenarioTimeoutMs));
@@ -761,7 +759,7 @@ void register_pid_ops(Registry& r) {
            .lab = "kill -SIGNAL 1",
            .args = {{"signal", ArgType::string, true, "TERM, KILL, USR1, ...", signal_value()},
                     {"from", ArgType::string, true,
-                     "inside (a member, pid 2) or parent (the namespace's creator)"},
+                     "inside (a member, pid 2) or parent (the namespace's creator)", one_of({"inside", "parent"})},
                     {"handler", ArgType::boolean, false, "init installs a handler for the signal"},
                     {"blocked", ArgType::boolean, false,
                      "init blocks the signal first and installs the handler (if any) only once it "
@@ -795,7 +793,7 @@ void register_pid_ops(Registry& r) {
                   "errno.",
            .lab = "kill -SIGNAL -1",
            .args = {{"signal", ArgType::string, true, "e.g. USR1", signal_value()},
-                    {"members", ArgType::integer, false, "processes besides init (default 0)"}},
+                    {"members", ArgType::integer, false, "processes besides init, 0 to 64 (default 0)", int_range(0, 64)}},
            .handler = kill_all_from_pid_ns_init_op});
     r.add({.name = "unshare_newpid_and_fork",
            .kind = OpKind::action,
@@ -817,7 +815,7 @@ void register_pid_ops(Registry& r) {
                "Returns {created, error}: how many nested namespaces were made and the errno that "
                "stopped it.",
            .lab = "# in a child: clone(CLONE_NEWPID) inside the last new PID namespace until it fails[, at most MAX times]",
-           .args = {{"max", ArgType::integer, false, "stop after this many (default 64)"}},
+           .args = {{"max", ArgType::integer, false, "stop after this many, 1 to 128 (default 64)", int_range(1, 128)}},
            .handler = nest_pid_namespaces_op});
     r.add_visibility("process", process_visible);
 }

@@ -199,7 +199,8 @@ void register_pid_signal_ops(Registry& r) {
            .lab = "# in a child: mq_notify(3) for SIGUSR1 across a [new ]PID namespace, registered by REGISTERED_BY; the si_pid it carries",
            .args = {{"registered_by", ArgType::string, true,
                      "inside (the new namespace's process registers, the parent sends) or parent "
-                     "(the parent registers, the new namespace's process sends)"},
+                     "(the parent registers, the new namespace's process sends)",
+                     one_of({"inside", "parent"})},
                     new_ns_arg},
            .handler = [](OpCall& c) -> sys::Result<json> {
                NSLAB_ASSIGN_OR_RETURN(std::string by, arg_string(c.args, "registered_by"));

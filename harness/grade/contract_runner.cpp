@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <optional>
@@ -68,8 +67,12 @@ struct Fate {
 
 // The pid a pidfd refers to, in our PID namespace (pidfd_open(2): the "Pid:" line of its fdinfo;
 // -1 once the process has been reaped).
+// Every /proc read goes through sys::read_file: a process that exits meanwhile makes read(2) fail
+// with ESRCH, which libstdc++'s filebuf turns into an exception (it aborted the grader).
 pid_t pid_of_pidfd(int fd) {
-    std::ifstream in("/proc/self/fdinfo/" + std::to_string(fd));
+    auto text = sys::read_file("/proc/self/fdinfo/" + std::to_string(fd));
+    if (!text.ok()) return -1;
+    std::istringstream in(*text);
     std::string line;
     while (std::getline(in, line))
         if (line.rfind("Pid:", 0) == 0) return static_cast<pid_t>(std::stol(line.substr(4)));
@@ -77,8 +80,9 @@ pid_t pid_of_pidfd(int fd) {
 }
 
 std::vector<std::string> cmdline_of(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto text = sys::read_file("/proc/" + std::to_string(pid) + "/cmdline");
+    if (!text.ok()) return {};  // it has exited
+    const std::string& all = *text;
     std::vector<std::string> argv;
     for (size_t at = 0; at < all.size();) {
         size_t end = all.find('\0', at);
@@ -98,8 +102,9 @@ std::vector<pid_t> self_and_descendants(pid_t root) {
          it.increment(ec)) {
         std::string name = it->path().filename();
         if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-        std::ifstream in(it->path() / "stat");
-        std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        auto read = sys::read_file(it->path() / "stat");
+        if (!read.ok()) continue;  // it has exited since the listing
+        const std::string& stat = *read;
         size_t close = stat.rfind(')');  // the command name may hold spaces and parentheses
         if (close == std::string::npos) continue;
         std::istringstream rest(stat.substr(close + 1));

@@ -183,15 +183,8 @@ std::vector<std::string> words_of(const std::string& command) {
 // The pid that /proc (as mounted here) gives the process behind pidfd: the agent's /proc may be
 // of another PID namespace than the agent (a realm without a fresh /proc). "" if it has none.
 std::string proc_pid_of(int pidfd) {
-    auto info = sys::read_file("/proc/self/fdinfo/" + std::to_string(pidfd));
-    if (!info.ok()) return "";
-    std::istringstream in(*info);
-    for (std::string line; std::getline(in, line);)
-        if (line.rfind("Pid:", 0) == 0) {
-            std::string pid = line.substr(line.find_first_not_of(" \t", 4));
-            return pid == "-1" || pid == "0" ? "" : pid;
-        }
-    return "";
+    auto pid = sys::pid_of_pidfd(pidfd);
+    return pid.ok() ? std::to_string(*pid) : "";
 }
 
 // For a command run through `sh -c`: returns once the command has started, i.e. the shell has

@@ -59,12 +59,8 @@ sys::Result<SpawnPlan> parse_plan(const json& args) {
 // /proc/self/fdinfo of a pidfd names the pid as the reader's procfs sees it; the spawner may sit in
 // a PID namespace of its own while its /proc is an ancestor's.
 sys::Result<std::string> proc_dir_of(int pidfd) {
-    NSLAB_ASSIGN_OR_RETURN(std::string info, sys::read_file("/proc/self/fdinfo/" + std::to_string(pidfd)));
-    std::istringstream in(info);
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("Pid:", 0) == 0) return "/proc/" + line.substr(line.find_first_not_of(" \t", 4));
-    return sys::Error::message("no Pid: line in fdinfo of pidfd " + std::to_string(pidfd));
+    NSLAB_ASSIGN_OR_RETURN(pid_t pid, sys::pid_of_pidfd(pidfd));
+    return "/proc/" + std::to_string(pid);
 }
 
 // Everything the child does before it says hello. Errors go back to the runner as a setup error.

@@ -20,6 +20,7 @@
 #include "launch/external_launcher.hpp"
 #include "launch/lab.hpp"
 #include "runner/interrupt.hpp"
+#include "sys/pid_calls.hpp"
 #include "sys/syscalls.hpp"
 
 namespace nslab::grade {
@@ -65,20 +66,8 @@ struct Fate {
     }
 };
 
-// The pid a pidfd refers to, in our PID namespace (pidfd_open(2): the "Pid:" line of its fdinfo;
-// -1 once the process has been reaped).
-// Every /proc read goes through sys::read_file: a process that exits meanwhile makes read(2) fail
-// with ESRCH, which libstdc++'s filebuf turns into an exception (it aborted the grader).
-pid_t pid_of_pidfd(int fd) {
-    auto text = sys::read_file("/proc/self/fdinfo/" + std::to_string(fd));
-    if (!text.ok()) return -1;
-    std::istringstream in(*text);
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("Pid:", 0) == 0) return static_cast<pid_t>(std::stol(line.substr(4)));
-    return -1;
-}
-
+// Every /proc read goes through sys: a process that exits meanwhile makes read(2) fail with
+// ESRCH, which libstdc++'s filebuf turns into an exception (it aborted the grader).
 std::vector<std::string> cmdline_of(pid_t pid) {
     auto text = sys::read_file("/proc/" + std::to_string(pid) + "/cmdline");
     if (!text.ok()) return {};  // it has exited
@@ -132,7 +121,8 @@ public:
         pidfd_ = std::move(reply.fds[0]);
         sock_ = std::move(reply.fds[1]);
         out_ = std::move(reply.fds[2]);
-        host_pid_ = pid_of_pidfd(pidfd_.get());
+        auto pid = sys::pid_of_pidfd(pidfd_.get());
+        host_pid_ = pid.ok() ? *pid : -1;
     }
     void failed_to_start(std::string why) { start_error_ = std::move(why); }
     bool started() const { return start_error_.empty(); }

@@ -2,27 +2,12 @@
 
 #include <signal.h>
 
-#include <sstream>
-
 #include "sys/mount_calls.hpp"
+#include "sys/pid_calls.hpp"
 #include "sys/syscalls.hpp"
 
 namespace nslab::launch {
 namespace {
-
-// proc(5): /proc/self/fdinfo/FD of a pidfd has "Pid:", the pid in the reader's PID namespace
-// (-1 once the process has been reaped).
-std::optional<pid_t> pid_of_pidfd(int pidfd) {
-    auto text = sys::read_file("/proc/self/fdinfo/" + std::to_string(pidfd));
-    if (!text.ok()) return std::nullopt;
-    std::istringstream in(*text);
-    for (std::string line; std::getline(in, line);)
-        if (line.rfind("Pid:", 0) == 0) {
-            long pid = std::strtol(line.c_str() + 4, nullptr, 10);
-            return pid > 0 ? std::optional<pid_t>(static_cast<pid_t>(pid)) : std::nullopt;
-        }
-    return std::nullopt;
-}
 
 bool cannot_inspect(const sys::Error& e) { return e.err() == EACCES || e.err() == EPERM; }
 
@@ -30,8 +15,8 @@ bool cannot_inspect(const sys::Error& e) { return e.err() == EACCES || e.err() =
 
 std::optional<std::string> not_the_agent(const agent::Hello& hello, const std::string& agent_path) {
     if (!hello.pidfd.valid()) return "its hello carried no pidfd of itself";
-    auto pid = pid_of_pidfd(hello.pidfd.get());
-    if (!pid) return "the process its hello names has already exited";
+    auto pid = sys::pid_of_pidfd(hello.pidfd.get());
+    if (!pid.ok()) return "the process its hello names has already exited";
     std::string proc = "/proc/" + std::to_string(*pid);
     auto agent = sys::stat_path(agent_path);
     if (!agent.ok()) return std::nullopt;  // our own binary is gone: the harness's problem, reported elsewhere

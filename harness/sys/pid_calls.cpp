@@ -26,6 +26,21 @@ pid_t getppid() {
     return ::getppid();
 }
 
+Result<pid_t> pid_of_pidfd(int pidfd) {
+    std::string what = "Pid: of pidfd " + std::to_string(pidfd);
+    NSLAB_ASSIGN_OR_RETURN(std::string info, read_file("/proc/self/fdinfo/" + std::to_string(pidfd)));
+    for (size_t at = 0; at < info.size();) {
+        size_t end = std::min(info.find('\n', at), info.size());
+        if (info.compare(at, 4, "Pid:") == 0) {
+            long pid = std::strtol(info.c_str() + at + 4, nullptr, 10);
+            if (pid <= 0) return Error(ESRCH, what + " (" + std::to_string(pid) + ": reaped, or not in this /proc)");
+            return static_cast<pid_t>(pid);
+        }
+        at = end + 1;
+    }
+    return Error(ENOENT, what + " (no such line in its fdinfo)");
+}
+
 Result<pid_t> getsid(pid_t pid) {
     pid_t sid = ::getsid(pid);
     if (sid < 0) return Error(errno, "getsid(" + std::to_string(pid) + ")");

@@ -18,6 +18,10 @@ namespace nslab::sys {
 Result<pid_t> fork();
 pid_t getppid();
 Result<pid_t> getsid(pid_t pid);
+// The pid of the process behind pidfd as this process's /proc numbers it: the "Pid:" line of
+// /proc/self/fdinfo/PIDFD (pidfd_open(2)). ESRCH once it has been reaped (-1) or when it is in no
+// PID namespace that /proc shows (0).
+Result<pid_t> pid_of_pidfd(int pidfd);
 Result<pid_t> getpgid(pid_t pid);
 Result<pid_t> setsid();
 

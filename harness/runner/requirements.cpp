@@ -1,6 +1,7 @@
 #include "runner/requirements.hpp"
 
 #include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +21,32 @@ bool has_posix_message_queues() {
     // cannot be a queue tells which without creating or opening any queue.
     auto r = sys::mq_getattr(-1);
     return r.ok() || r.error().err() != ENOSYS;
+}
+
+// time_namespaces(7) / kernel/time/namespace.c proc_timens_set_offset(): an offset may not make
+// the namespace's clock negative, i.e. offset >= -(the clock's value now). A machine just booted
+// (a CI guest a few seconds old) cannot yet give a realm "monotonic: -10": that is the machine's
+// age, not a kernel fault. Clocks only move forward, so a check now holds when the realm starts.
+std::optional<std::string> clock_too_young(const experiment::Experiment& e) {
+    struct Clock {
+        const char* name;
+        clockid_t id;
+        std::optional<long long> experiment::RealmSpec::*offset;
+    };
+    static constexpr Clock clocks[] = {{"monotonic", CLOCK_MONOTONIC, &experiment::RealmSpec::monotonic_offset},
+                                       {"boottime", CLOCK_BOOTTIME, &experiment::RealmSpec::boottime_offset}};
+    for (auto& r : e.realms)
+        for (auto& c : clocks) {
+            const auto& offset = r.*c.offset;
+            if (!offset || *offset >= 0) continue;
+            auto now = sys::clock_gettime(c.id);
+            if (!now.ok() || now->tv_sec + *offset >= 0) continue;
+            return "realm " + r.name + "'s " + c.name + " offset is " + std::to_string(*offset) + " s and this machine's " +
+                   c.name + " clock reads only " + std::to_string(now->tv_sec) +
+                   " s: a time namespace's clock may not go below zero (time_namespaces(7)); run it once the machine has been up " +
+                   std::to_string(-*offset) + " s";
+        }
+    return std::nullopt;
 }
 }  // namespace
 
@@ -56,6 +83,7 @@ std::optional<std::string> unmet_requirement(const experiment::Experiment& e, bo
     if (req.writable_sysfs && lab_in_user_namespace && machine_facts().sys_read_only)
         return "needs a read-write sysfs, and /sys is read-only here while labs are owned by a user namespace "
                "(in Docker: /sys is read-only without --privileged; run as root with the capabilities `nslab doctor` names)";
+    if (auto young = clock_too_young(e)) return young;
     if (req.posix_mq && !has_posix_message_queues())
         return "this kernel has no POSIX message queues (mq_getsetattr is ENOSYS: CONFIG_POSIX_MQUEUE is off)";
     for (auto& tool : req.tools)

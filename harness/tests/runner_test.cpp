@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -201,6 +202,32 @@ TEST(Requirements, RootMeansALabWithRootsFullPrivileges) {
               std::string::npos) << *in_userns;
     auto plain = runner::unmet_requirement(e, /*lab_in_user_namespace=*/false);
     EXPECT_EQ(plain.has_value(), ::geteuid() != 0) << plain.value_or("");
+}
+
+// time_namespaces(7): a negative offset may not take the namespace's clock below zero. On a machine
+// younger than the offset (a CI guest just booted) that is a SKIP naming the clock, never a BROKEN.
+TEST(Requirements, NegativeTimeOffsetNeedsAMachineOlderThanIt) {
+    struct timespec now{};
+    ASSERT_EQ(::clock_gettime(CLOCK_BOOTTIME, &now), 0);
+    const long long older_than_the_machine = now.tv_sec + 3600;
+    auto too_far = one_experiment(R"(
+    realms: { A: { new: [time], time_offsets: { boottime: -)" + std::to_string(older_than_the_machine) + R"( } } }
+    expect: [ { probe: hostname, A: { matches: "." } } ]
+)");
+    ASSERT_TRUE(too_far.ok());
+    auto reason = runner::unmet_requirement(too_far.suites[0].experiments[0], /*lab_in_user_namespace=*/false);
+    ASSERT_TRUE(reason);
+    EXPECT_NE(reason->find("realm A's boottime offset is -" + std::to_string(older_than_the_machine)), std::string::npos) << *reason;
+    EXPECT_NE(reason->find("below zero"), std::string::npos) << *reason;
+
+    auto one_second = one_experiment(R"(
+    realms: { A: { new: [time], time_offsets: { monotonic: -1, boottime: -1 } } }
+    expect: [ { probe: hostname, A: { matches: "." } } ]
+)");
+    ASSERT_TRUE(one_second.ok());
+    // A machine that can run this test has been up more than a second.
+    auto none = runner::unmet_requirement(one_second.suites[0].experiments[0], /*lab_in_user_namespace=*/false);
+    EXPECT_FALSE(none && none->find("below zero") != std::string::npos) << none.value_or("");
 }
 
 // The check itself, on hand-made identities: it must name the realm, the kind and the reason.

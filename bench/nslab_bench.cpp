@@ -2,7 +2,8 @@
 //   BM_NslabRealmStart/<kind>   launch::make_builtin_launcher()->start() in a running lab, until the
 //                               realm's hello has arrived (the realm is stopped untimed afterwards)
 //   BM_NslabLabStart            launch::start_lab + teardown (SIGKILL to the lab's init and reap);
-//                               counters start_us and teardown_us split it
+//                               counters start_us and teardown_us split it; the lab's / copy-on-write
+//   BM_NslabLabStart/host_root  the same with the machine's / kept read-only (`--lab-root host`)
 //   BM_NslabAgentExec           exec of nslab-agent alone (it exits at once): the exec share of a lab
 //   BM_NslabProbe/lab|realm     one probe round-trip, client.call("hostname")
 //   *_1cpu                      the same with every process on one CPU (no idle-vCPU wake-ups)
@@ -31,7 +32,9 @@ using namespace std::chrono_literals;
 
 agent::Deadline soon() { return agent::Clock::now() + 10s; }
 
-launch::LabOptions lab_options() { return {.user_namespace = ::geteuid() != 0}; }
+launch::LabOptions lab_options(bool copy_on_write_root = true) {
+    return {.user_namespace = ::geteuid() != 0, .copy_on_write_root = copy_on_write_root};
+}
 
 // Stops a realm and waits until it has exited: its socket closes (the agent loop ends on EOF), then
 // SIGKILL through the pidfd it sent in its hello, then poll that pidfd. The lab's agent reaps it.
@@ -68,13 +71,13 @@ void realm_start(benchmark::State& state, const Variant& v) {
     add_rate(state);
 }
 
-void lab_start(benchmark::State& state) {
+void lab_start(benchmark::State& state, bool copy_on_write_root) {
     ChildCpu cpu;
     Samples samples(state);
     double start_total = 0, teardown_total = 0;
     for (auto _ : state) {
         double t0 = now_ns();
-        auto lab = launch::start_lab(lab_options(), soon());
+        auto lab = launch::start_lab(lab_options(copy_on_write_root), soon());
         double t1 = now_ns();
         if (!lab.ok()) {
             state.SkipWithError(("starting the lab: " + lab.error().describe()).c_str());
@@ -226,7 +229,8 @@ benchmark::internal::Benchmark* reg(const std::string& name, Fn&& fn) {
 void register_nslab_benchmarks() {
     for (auto& v : variants(kWithNone | kWithAll))
         reg("BM_NslabRealmStart/" + v.name, [v](benchmark::State& s) { realm_start(s, v); });
-    reg("BM_NslabLabStart", lab_start);
+    reg("BM_NslabLabStart", [](benchmark::State& s) { lab_start(s, true); });
+    reg("BM_NslabLabStart/host_root", [](benchmark::State& s) { lab_start(s, false); });
     reg("BM_NslabAgentExec", agent_exec);
     reg("BM_NslabProbe/lab", [](benchmark::State& s) { probe(s, false); });
     reg("BM_NslabProbe/realm", [](benchmark::State& s) { probe(s, true); });

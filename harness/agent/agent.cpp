@@ -49,7 +49,7 @@ public:
     std::string_view text() const { return {buf_, n_}; }
 
 private:
-    char buf_[384];
+    char buf_[4096];
     size_t n_ = 0;
     bool overflow_ = false;
 };
@@ -73,7 +73,7 @@ sys::Result<int> open_own_namespace(int self_pidfd, const core::NamespaceKind& k
 
 }  // namespace
 
-sys::Status send_hello(int sock, std::string_view role) {
+sys::Status send_hello(int sock, std::string_view role, std::string_view lab_json) {
     for (char ch : role)
         if (ch < 'a' || ch > 'z') return sys::Error::message("send_hello: role must be a lowercase word");
     NSLAB_ASSIGN_OR_RETURN(int self_pidfd, sys::pidfd_open(sys::getpid()));
@@ -102,6 +102,10 @@ sys::Status send_hello(int sock, std::string_view role) {
     h.add(static_cast<long long>(ids.euid));
     h.add(R"(,"gid":)");
     h.add(static_cast<long long>(ids.egid));
+    if (!lab_json.empty()) {
+        h.add(R"(,"lab":)");
+        h.add(lab_json);
+    }
     h.add("}}");
     if (h.overflow()) return sys::Error::message("send_hello: the hello does not fit its buffer");
     return sys::send_message(sock, h.text(), std::span<const int>(fds.data(), n));
@@ -218,11 +222,12 @@ sys::Result<int> connect_path(const std::string& path) {
 
 int usage() {
     std::fprintf(stderr,
-                 "usage: nslab-agent [--lab] (--fd N | --socket PATH)\n"
+                 "usage: nslab-agent [--lab [--cow-root]] (--fd N | --socket PATH)\n"
                  "  Runs an nslab agent that answers the runner's actions and probes.\n"
                  "  --fd N         the SOCK_SEQPACKET socket to the runner is fd N (inherited)\n"
                  "  --socket PATH  connect to the runner's socket at PATH instead\n"
                  "  --lab          act as the lab's init: private mounts, fresh /proc, /sys, /tmp\n"
+                 "  --cow-root     with --lab: a copy-on-write root over the machine's / (pivot_root)\n"
                  "  --cgroup-procs FILE  first move into the cgroup (v1) whose cgroup.procs is FILE (repeatable)\n");
     return 2;
 }
@@ -232,11 +237,12 @@ int usage() {
 int agent_main(int argc, char** argv) {
     int fd = -1;
     std::string socket_path;
-    bool lab = false;
+    bool lab = false, copy_on_write_root = false;
     std::vector<std::string> procs_files;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--lab") lab = true;
+        else if (a == "--cow-root") copy_on_write_root = true;
         else if (a == "--fd" && i + 1 < argc) fd = std::atoi(argv[++i]);
         else if (a == "--socket" && i + 1 < argc) socket_path = argv[++i];
         else if (a == "--cgroup-procs" && i + 1 < argc) procs_files.push_back(argv[++i]);
@@ -280,14 +286,21 @@ int agent_main(int argc, char** argv) {
         send_setup_error(fd, *moving);
         return 3;
     }
+    std::string lab_json;
     if (lab) {
-        auto s = setup_lab();
+        auto s = setup_lab(copy_on_write_root);
         if (!s.ok()) {
             send_setup_error(fd, std::move(s).error().context("setting up the lab"));
             return 3;
         }
+        // Bounded, to fit the hello: the first caveats, then how many more.
+        constexpr size_t kShown = 16;
+        json caveats = json::array();
+        for (size_t i = 0; i < s->caveats.size() && i < kShown; ++i) caveats.push_back(s->caveats[i].substr(0, 160));
+        if (s->caveats.size() > kShown) caveats.push_back("and " + std::to_string(s->caveats.size() - kShown) + " more");
+        lab_json = json{{"copy_on_write", s->copy_on_write}, {"why_not", s->why_not.substr(0, 400)}, {"caveats", caveats}}.dump();
     }
-    auto h = send_hello(fd, lab ? "lab" : "realm");
+    auto h = send_hello(fd, lab ? "lab" : "realm", lab_json);
     if (!h.ok()) {
         send_setup_error(fd, h.error());
         return 3;

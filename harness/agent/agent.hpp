@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "agent/lab_root.hpp"
 #include "agent/protocol.hpp"
 #include "sys/result.hpp"
 
@@ -16,7 +17,8 @@ namespace nslab::agent {
 
 // Sends the hello: role, pid as this process sees it, and as fds a pidfd of itself followed by one
 // fd per namespace kind the kernel has (the runner's view of this realm's identity).
-sys::Status send_hello(int sock, std::string_view role);
+// A lab's hello also carries lab_json, what it made of its root ({"copy_on_write": ..., ...}).
+sys::Status send_hello(int sock, std::string_view role, std::string_view lab_json = {});
 // Sends a failed hello: the realm could not be set up; the runner reports this error.
 void send_setup_error(int sock, const sys::Error& e);
 // Serves requests until the peer closes the socket; returns the process exit code.
@@ -27,9 +29,10 @@ int serve(int sock);
 void watch_launcher(pid_t pid);
 std::optional<int> launcher_exit_status(pid_t pid);
 
-// Lab init (pid 1 of the lab): makes the mount tree private and mounts a fresh /proc, /sys and
-// scratch tmpfs over /tmp and /dev/shm, so nothing the lab does reaches the real machine.
-sys::Status setup_lab();
+// Lab init (pid 1 of the lab): makes the mount tree private, enters a copy-on-write root when asked
+// and able (agent/lab_root.hpp), and mounts a fresh /proc, /sys and scratch tmpfs over /tmp and
+// /dev/shm, so nothing the lab does reaches the real machine.
+sys::Result<LabRoot> setup_lab(bool copy_on_write);
 
 // The agent's exit status when the fd it was told to use is not open: a launcher that passes
 // COMMAND's status on shows with it that it closed its inherited fds (feedback names that).

@@ -121,7 +121,7 @@ void register_cgroup_ops(Registry& r) {
            .ns = "cgroup",
            .doc = "Makes a cgroup directory (if needed) and moves the caller into it.",
            .lab = "mkdir -p DIR; echo $$ > DIR/cgroup.procs",
-           .args = {{"dir", ArgType::string, true, "the cgroup's directory, e.g. /tmp/cg/A"}},
+           .args = {{.name = "dir", .doc = "the cgroup's directory, e.g. /tmp/cg/A", .writes = true}},
            .creates_object = true,
            .handler = cgroup_enter});
     r.add({.name = "cgroup_path",

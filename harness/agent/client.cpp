@@ -43,6 +43,11 @@ sys::Result<Hello> AgentClient::read_hello(Deadline deadline, std::chrono::micro
         hello.pid = h->value("pid", -1);
         hello.uid = h->value("uid", 0u);
         hello.gid = h->value("gid", 0u);
+        if (auto lab = h->find("lab"); lab != h->end() && lab->is_object()) {
+            hello.copy_on_write_root = lab->value("copy_on_write", false);
+            hello.root_why_not = lab->value("why_not", "");
+            hello.root_caveats = lab->value("caveats", std::vector<std::string>{});
+        }
         auto kinds = h->at("ns");
         if (m.fds.size() != kinds.size() + 1)
             return sys::Error::message("agent of " + label_ + " sent " + std::to_string(m.fds.size()) +

@@ -23,6 +23,11 @@ struct Hello {
     gid_t gid = 0;
     core::UniqueFd pidfd;
     core::NamespaceSet ns;
+    // A lab's: whether its `/` is copy-on-write (agent/lab_root.hpp), else why not, and the parts
+    // of it kept read-only.
+    bool copy_on_write_root = false;
+    std::string root_why_not;
+    std::vector<std::string> root_caveats;
 };
 
 // The answer to one request. A failed op (the kernel said no) is an answer, not a transport error:

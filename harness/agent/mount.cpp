@@ -9,6 +9,7 @@
 #include <cctype>
 #include <sstream>
 
+#include "agent/mountinfo.hpp"
 #include "agent/registry.hpp"
 #include "core/unique_fd.hpp"
 #include "sys/mount_calls.hpp"
@@ -17,51 +18,6 @@
 
 namespace nslab::agent {
 namespace {
-
-// ---- /proc/self/mountinfo ------------------------------------------------------------------
-
-// One line of /proc/self/mountinfo (proc(5)).
-struct MountEntry {
-    std::string id, parent, dev, root, point, options;
-    std::vector<std::string> optional;  // shared:N, master:N, propagate_from:N, unbindable
-    std::string fstype, source;
-};
-
-// mountinfo escapes space, tab, newline and backslash as \ooo.
-std::string unescape(const std::string& s) {
-    std::string out;
-    for (size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '\\' && i + 3 < s.size() &&
-            std::isdigit(static_cast<unsigned char>(s[i + 1]))) {
-            out += static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8));
-            i += 3;
-        } else {
-            out += s[i];
-        }
-    }
-    return out;
-}
-
-// The caller's mounts, in the order of its mount namespace's list (the newest last).
-sys::Result<std::vector<MountEntry>> read_mountinfo() {
-    NSLAB_ASSIGN_OR_RETURN(std::string text, sys::read_file("/proc/self/mountinfo"));
-    std::vector<MountEntry> out;
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) {
-        std::istringstream f(line);
-        MountEntry e;
-        if (!(f >> e.id >> e.parent >> e.dev >> e.root >> e.point >> e.options)) continue;
-        std::string word;
-        while (f >> word && word != "-") e.optional.push_back(word);
-        f >> e.fstype >> e.source;
-        e.root = unescape(e.root);
-        e.point = unescape(e.point);
-        e.source = unescape(e.source);
-        out.push_back(std::move(e));
-    }
-    return out;
-}
 
 std::string normalized(std::string path) {
     while (path.size() > 1 && path.back() == '/') path.pop_back();
@@ -373,14 +329,14 @@ void register_mount_ops(Registry& r) {
            .ns = "mnt",
            .doc = "Creates a directory and its missing parents (mkdir -p).",
            .lab = "mkdir -p PATH",
-           .args = {{"path", ArgType::string, true, "the directory, e.g. /tmp/mount_test"}},
+           .args = {{.name = "path", .doc = "the directory, e.g. /tmp/mount_test", .writes = true}},
            .handler = mkdir_op});
     r.add({.name = "write_file",
            .kind = OpKind::action,
            .ns = "mnt",
            .doc = "Creates (or truncates) a file and writes the content into it, as given.",
            .lab = "echo CONTENT > PATH",
-           .args = {{"path", ArgType::string, true, "the file"},
+           .args = {{.name = "path", .doc = "the file", .writes = true},
                     {"content", ArgType::string, true, "the bytes to write, e.g. \"coucou\\n\""}},
            .handler = write_file_op});
     r.add({.name = "bind_mount",

@@ -60,6 +60,10 @@ struct ArgSpec {
     // A boolean: the words it adds to the op's `lab` command when true, written there as an
     // optional part ("-l" for `umount [-l] TARGET`).
     std::string lab_flag = {};
+    // The op creates or writes this path. The loader allows it outside the lab's own trees
+    // (/tmp, /dev/shm, /dev/mqueue, /proc, /sys) only in an experiment that declares
+    // `requires: { writable_root: true }`, which runs only where the lab's / is copy-on-write.
+    bool writes = false;
 };
 
 enum class OpKind { action, probe };

@@ -431,7 +431,7 @@ void register_user_ops(Registry& r) {
                "Creates a new file (O_CREAT|O_EXCL) from a throwaway child, optionally as another "
                "uid/gid; returns {path, owner} with the owner as that child saw it.",
            .lab = "setpriv [--reuid UID] [--regid GID] --keep-groups touch PATH",
-           .args = {{"path", ArgType::string, true, "the file to create"},
+           .args = {{.name = "path", .doc = "the file to create", .writes = true},
                     uid_arg,
                     gid_arg,
                     {"mode", ArgType::integer, false, "permission bits (default 0644, i.e. 420)"}},

@@ -109,7 +109,7 @@ int doctor_command(const DoctorArgs& a) {
                 if (!sys::find_on_lab_path(t)) missing_tools.insert(t);
             std::optional<std::string> reason;
             if (!options.no_lab.empty()) reason = options.no_lab;
-            else reason = runner::unmet_requirement(e, options.lab_in_user_namespace, options.root_unavailable);
+            else reason = runner::unmet_requirement(e, options.lab_in_user_namespace, options.root_unavailable, options.copy_on_write_root);
             if (reason) ++skips[*reason][e.suite];
             else ++runnable;
         }

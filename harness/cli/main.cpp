@@ -61,6 +61,7 @@ struct RunArgs {
     std::vector<std::string> reports;  // FORMAT:PATH, each written besides --format's output
     bool quiet_pass = false;
     bool user_lab = false;
+    std::string lab_root = "overlay";  // overlay | host
     bool check_leaks = false;
     std::string launcher;                   // builtin | unshare | bwrap | nsenter | command
     std::string launcher_command;           // the template: a JSON array, or words split at spaces
@@ -188,6 +189,7 @@ int run_command(const RunArgs& a) {
     if (auto choice = runner::choose_lab_mode(runner::machine_facts(), a.user_lab); !choice.summary.empty())
         std::cerr << "nslab: " << choice.summary << " (`nslab doctor` says more)\n";
     options.jobs = a.jobs;
+    options.copy_on_write_root = a.lab_root == "overlay";
     if (a.timeout > 0) options.timeout_s = a.timeout;
     options.time_scale = a.time_scale;
     options.launcher = launcher;
@@ -341,6 +343,11 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0.1, 1000.0));
     run_cmd->add_flag("--quiet-pass", run.quiet_pass, "Draw matrices only for experiments that did not pass");
     run_cmd->add_flag("--user-lab", run.user_lab, "Own each lab by a user namespace even as root");
+    run_cmd->add_option("--lab-root", run.lab_root,
+                        "overlay: each lab's / is copy-on-write over the machine's, so no write reaches its files "
+                        "(default); host: the machine's /, with only /tmp the lab's own (experiments that write "
+                        "elsewhere SKIP)")
+        ->check(CLI::IsMember({"overlay", "host"}));
     run_cmd->add_option("--launcher", run.launcher,
                         "Start every realm with this launcher: builtin, unshare, bwrap, nsenter or command")
         ->check(CLI::IsMember(launch::launcher_kinds()));

@@ -38,6 +38,7 @@ const Keys& requires_keys() {
         {"userns", false, "A user namespace can be created here."},
         {"posix_mq", false, "The kernel has POSIX message queues."},
         {"writable_sysfs", false, "A realm can mount a read-write sysfs."},
+        {"writable_root", false, "The lab's / is copy-on-write: steps may write anywhere (/etc, /run, /mnt)."},
         {"kernel", false, "The least kernel release, e.g. \"5.6\"."},
         {"tools", false, "Programs that must be on the lab's PATH."},
         {"launcher", false, "Behaviours of the way realms are started that the experiment relies on."},

@@ -16,7 +16,7 @@ using strict_yaml::Keys;
 
 const Keys& suite_keys();        // nslab, suite, title, description, experiments
 const Keys& experiment_keys();   // name, summary, refs, tags, requires, timeout, realms, steps, expect
-const Keys& requires_keys();     // root, userns, posix_mq, writable_sysfs, kernel, tools, launcher
+const Keys& requires_keys();     // root, userns, posix_mq, writable_sysfs, writable_root, kernel, tools, launcher
 const Keys& realm_keys();        // new, parent, join, uid_map, …
 const Keys& time_offset_keys();  // monotonic, boottime
 const Keys& step_keys();         // every key of a step that is not an action's argument

@@ -211,6 +211,8 @@ std::optional<Experiment> FileLoader::experiment(const YAML::Node& n, const std:
                     if (auto b = boolean(val, "'requires: posix_mq'")) e.requires_.posix_mq = *b;
                 } else if (k == "writable_sysfs") {
                     if (auto b = boolean(val, "'requires: writable_sysfs'")) e.requires_.writable_sysfs = *b;
+                } else if (k == "writable_root") {
+                    if (auto b = boolean(val, "'requires: writable_root'")) e.requires_.writable_root = *b;
                 } else if (k == "kernel") {
                     if (auto t = text(val, "'requires: kernel'")) {
                         static const std::regex ver("[0-9]+(\\.[0-9]+){0,2}");
@@ -440,6 +442,18 @@ bool FileLoader::check_references(const YAML::Node& where, const std::string& s,
     return ok;
 }
 
+namespace {
+// What every lab mounts afresh (agent/lab_setup.cpp): writes there never reach the machine.
+bool in_the_labs_own_trees(const std::string& path) {
+    const std::string p = std::filesystem::path(path).lexically_normal().string();
+    for (const char* tree : {"/tmp", "/dev/shm", "/dev/mqueue", "/proc", "/sys"}) {
+        const std::string t = tree;
+        if (p == t || p.rfind(t + "/", 0) == 0) return true;
+    }
+    return false;
+}
+}  // namespace
+
 bool FileLoader::op_arg(const agent::ArgSpec& spec, const YAML::Node& v, const Experiment& e, json& out,
                         const std::string& what, bool expects_error) {
     if (!op_arg_typed(spec, v, e, out, what)) return false;
@@ -452,6 +466,14 @@ bool FileLoader::op_arg(const agent::ArgSpec& spec, const YAML::Node& v, const E
             out.erase(spec.name);
             return false;
         }
+    }
+    if (spec.writes && !e.requires_.writable_root && value.is_string() && value.get<std::string>().find("${") == std::string::npos &&
+        !in_the_labs_own_trees(value.get<std::string>())) {
+        error(v, "'" + spec.name + "' of " + what + " writes " + value.get<std::string>() +
+                     ", outside the lab's own /tmp: write under /tmp, or declare `requires: { writable_root: true }` "
+                     "(the lab's / is then copy-on-write, and the experiment SKIPs where it cannot be)");
+        out.erase(spec.name);
+        return false;
     }
     return true;
 }

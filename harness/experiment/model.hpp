@@ -99,6 +99,7 @@ struct Requirements {
     bool userns = false;             // user namespaces can be created here
     bool posix_mq = false;           // the kernel has POSIX message queues (CONFIG_POSIX_MQUEUE)
     bool writable_sysfs = false;     // a realm mounts a read-write sysfs (not where /sys is locked read-only)
+    bool writable_root = false;      // steps write outside /tmp: the lab's `/` must be copy-on-write
     std::string kernel;              // minimum kernel release, e.g. "5.6"
     std::vector<std::string> tools;  // programs that must be on PATH
     // What the experiment relies on in the way its realms are started (see launch::launcher_traits()):

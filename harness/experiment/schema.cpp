@@ -81,7 +81,7 @@ ojson requires_schema() {
     std::vector<std::string> traits;
     for (auto& t : launch::launcher_traits()) traits.emplace_back(t.name);
     ojson boolean{{"type", "boolean"}};
-    return object_of(g::requires_keys(), {{"root", boolean}, {"userns", boolean}, {"posix_mq", boolean}, {"writable_sysfs", boolean},
+    return object_of(g::requires_keys(), {{"root", boolean}, {"userns", boolean}, {"posix_mq", boolean}, {"writable_sysfs", boolean}, {"writable_root", boolean},
                                           {"kernel", def_ref("version")}, {"tools", text_list()},
                                           {"launcher", {{"type", "array"}, {"items", {{"enum", traits}}}}}});
 }

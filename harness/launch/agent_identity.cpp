@@ -1,6 +1,9 @@
 #include "launch/agent_identity.hpp"
 
+#include <linux/magic.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include "sys/mount_calls.hpp"
 #include "sys/pid_calls.hpp"
@@ -10,6 +13,19 @@ namespace nslab::launch {
 namespace {
 
 bool cannot_inspect(const sys::Error& e) { return e.err() == EACCES || e.err() == EPERM; }
+
+// A lab with a copy-on-write root (agent/lab_root.hpp) runs the agent through an overlay, which
+// reports its own device and, for a file of a lower layer, that file's inode number (overlayfs:
+// "st_ino ... of the lower file"). So the agent seen there is the same inode at the same path of
+// the process's root, on an overlay.
+bool same_agent_through_overlay(const std::string& proc, const struct ::stat& exe, const struct ::stat& agent,
+                                const std::string& agent_path) {
+    const std::string seen = proc + "/root" + agent_path;
+    auto there = sys::stat_path(seen);
+    if (!there.ok() || there->st_dev != exe.st_dev || there->st_ino != exe.st_ino || exe.st_ino != agent.st_ino) return false;
+    struct ::statfs fs {};
+    return ::statfs(seen.c_str(), &fs) == 0 && fs.f_type == OVERLAYFS_SUPER_MAGIC;
+}
 
 }  // namespace
 
@@ -22,7 +38,7 @@ std::optional<std::string> not_the_agent(const agent::Hello& hello, const std::s
     if (!agent.ok()) return std::nullopt;  // our own binary is gone: the harness's problem, reported elsewhere
     auto exe = sys::stat_path(proc + "/exe");
     if (!exe.ok()) return cannot_inspect(exe.error()) ? std::nullopt : std::optional<std::string>("its executable cannot be read (" + exe.error().describe() + ")");
-    if (exe->st_dev != agent->st_dev || exe->st_ino != agent->st_ino) {
+    if ((exe->st_dev != agent->st_dev || exe->st_ino != agent->st_ino) && !same_agent_through_overlay(proc, *exe, *agent, agent_path)) {
         auto target = sys::readlink(proc + "/exe");
         return "the process that said hello (pid " + std::to_string(*pid) + ", " + (target.ok() ? *target : std::string("?")) +
                ") is not nslab-agent: a launcher must exec the COMMAND it is given, not answer for it";

@@ -20,6 +20,8 @@ struct LabOptions {
     int cgroup_fd = -1;
     std::vector<std::string> procs_files;
     unsigned long long nproc_limit = 0;
+    // A copy-on-write `/` (agent/lab_root.hpp): every write the lab makes, anywhere, is its own.
+    bool copy_on_write_root = true;
 };
 
 struct Lab {

@@ -51,7 +51,7 @@ std::optional<std::string> clock_too_young(const experiment::Experiment& e) {
 }  // namespace
 
 std::optional<std::string> unmet_requirement(const experiment::Experiment& e, bool lab_in_user_namespace,
-                                             const std::string& root_unavailable) {
+                                             const std::string& root_unavailable, bool copy_on_write_root) {
     const auto& req = e.requires_;
     if (req.root && !root_unavailable.empty()) return root_unavailable;
     if (req.root && ::geteuid() != 0)
@@ -84,6 +84,13 @@ std::optional<std::string> unmet_requirement(const experiment::Experiment& e, bo
         return "needs a read-write sysfs, and /sys is read-only here while labs are owned by a user namespace "
                "(in Docker: /sys is read-only without --privileged; run as root with the capabilities `nslab doctor` names)";
     if (auto young = clock_too_young(e)) return young;
+    if (req.writable_root && !copy_on_write_root)
+        return "writes outside /tmp, and this run keeps the machine's / in its labs (--lab-root host)";
+    // user_namespaces(7): a lab owned by a user namespace maps one id, and overlayfs cannot copy
+    // up a file whose owner or group is unmapped (/etc/gshadow is root:shadow), so writes fail.
+    if (req.writable_root && lab_in_user_namespace)
+        return "writes the machine's files (copy-on-write), which a lab owned by a user namespace cannot: it maps one id, "
+               "and files of other owners or groups cannot be copied up (run as root, without --user-lab)";
     if (req.posix_mq && !has_posix_message_queues())
         return "this kernel has no POSIX message queues (mq_getsetattr is ENOSYS: CONFIG_POSIX_MQUEUE is off)";
     for (auto& tool : req.tools)

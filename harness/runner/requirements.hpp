@@ -10,8 +10,10 @@ namespace nslab::runner {
 
 // The reason this machine cannot run the experiment, or nullopt if it can. root_unavailable: why
 // this run has no root's own lab (RunOptions::root_unavailable), said to experiments that need one.
+// copy_on_write_root: the run asks its labs for a copy-on-write `/` (RunOptions; the lab may still
+// be unable to make one, which the runner learns from its hello).
 std::optional<std::string> unmet_requirement(const experiment::Experiment& e, bool lab_in_user_namespace,
-                                             const std::string& root_unavailable = "");
+                                             const std::string& root_unavailable = "", bool copy_on_write_root = true);
 
 // Probed once (machine_facts): can this process create a user namespace?
 bool can_create_user_namespace();

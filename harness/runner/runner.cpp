@@ -77,7 +77,7 @@ struct PendingLab {
 // plan: how labs' cgroups are made on this machine (plan_lab_cgroups).
 PendingLab begin_pending_lab(const RunOptions& options, const LabCgroupPlan& plan) {
     PendingLab p;
-    launch::LabOptions lab_options{.user_namespace = options.lab_in_user_namespace};
+    launch::LabOptions lab_options{.user_namespace = options.lab_in_user_namespace, .copy_on_write_root = options.copy_on_write_root};
     p.kinds = launch::lab_namespaces(lab_options);
     auto cgroup = LabCgroup::create(options.limits, plan, lab_options);
     if (!cgroup.ok()) {
@@ -252,6 +252,10 @@ void Session::run(const RunOptions& options, LabFactory* labs) {
     lab_ = std::move(*pending.lab);
     if (!hello.ok()) return finish(Outcome::broken, hello.error().describe() + hint_for(hello.error(), pending.kinds));
     live_.emplace(lab_.init.pidfd());
+    // Decided by the lab itself (it tried): without a copy-on-write root, steps that write outside
+    // /tmp would write the machine's own files.
+    if (e_.requires_.writable_root && !lab_.hello.copy_on_write_root)
+        return finish(Outcome::skip, "writes outside /tmp, and this lab has no copy-on-write root: " + lab_.hello.root_why_not);
     bool realms_ok = start_realms();
     lap(ph.realms);
     if (!realms_ok) return;
@@ -581,7 +585,7 @@ ExperimentResult run_one(const Experiment& e, const RunOptions& options, LabFact
         r.duration_ms = ms_since(t0);
         return r;
     }
-    if (auto reason = unmet_requirement(e, options.lab_in_user_namespace, options.root_unavailable)) {
+    if (auto reason = unmet_requirement(e, options.lab_in_user_namespace, options.root_unavailable, options.copy_on_write_root)) {
         r.outcome = Outcome::skip;
         r.reason = *reason;
         r.duration_ms = ms_since(t0);

@@ -26,6 +26,9 @@ struct RunOptions {
     std::string root_unavailable;
     // Why no lab at all can be made here (cause and fix): every experiment is BROKEN with it.
     std::string no_lab;
+    // Give each lab a copy-on-write `/` (agent/lab_root.hpp), so that no write reaches the
+    // machine's files; false (`--lab-root host`): the machine's `/`, with only /tmp its own.
+    bool copy_on_write_root = true;
     int jobs = 1;
     // Start every realm this way instead of as its file says (`nslab run --launcher unshare`,
     // or an assignment's command template when grading).

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -69,6 +70,59 @@ Status create_file(const std::string& path, std::string_view data, mode_t mode) 
     auto written = write_all(fd, data);
     ::close(fd);
     return written;
+}
+
+Status pivot_root(const std::string& new_root, const std::string& put_old) {
+    if (::syscall(SYS_pivot_root, new_root.c_str(), put_old.c_str()) < 0)
+        return Error(errno, "pivot_root(" + new_root + ", " + put_old + ")");
+    return {};
+}
+
+Status mkdir(const std::string& path, mode_t mode) {
+    if (::mkdir(path.c_str(), mode) < 0) return Error(errno, "mkdir(" + path + ")");
+    return {};
+}
+
+Status symlink(const std::string& target, const std::string& link_path) {
+    if (::symlink(target.c_str(), link_path.c_str()) < 0) return Error(errno, "symlink(" + target + ", " + link_path + ")");
+    return {};
+}
+
+Status copy_file(const std::string& src, const std::string& dst, mode_t mode, off_t max_bytes) {
+    NSLAB_ASSIGN_OR_RETURN(int in, open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } close_in{in};
+    NSLAB_ASSIGN_OR_RETURN(struct ::stat st, fstat(in));
+    if (!S_ISREG(st.st_mode)) return Error(EINVAL, "copy_file(" + src + "): not a regular file");
+    if (st.st_size > max_bytes) return Error(EFBIG, "copy_file(" + src + "): " + std::to_string(st.st_size) + " bytes");
+    NSLAB_ASSIGN_OR_RETURN(int out, open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+    struct Closer close_out{out};
+    off_t copied = 0;
+    bool plain = false;
+    char buf[16384];
+    while (copied <= max_bytes) {
+        ssize_t n;
+        if (!plain) {
+            n = ::copy_file_range(in, nullptr, out, nullptr, static_cast<size_t>(max_bytes - copied + 1), 0);
+            // copy_file_range(2): EXDEV/EINVAL/EOPNOTSUPP where the filesystems cannot; then copy by hand.
+            if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS)) {
+                plain = true;
+                continue;
+            }
+        } else {
+            n = ::read(in, buf, sizeof buf);
+            if (n > 0) NSLAB_TRY(write_all(out, std::string_view(buf, static_cast<size_t>(n))));
+        }
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return Error(errno, std::string(plain ? "read" : "copy_file_range") + "(" + src + " -> " + dst + ")");
+        }
+        if (n == 0) return {};
+        copied += n;
+    }
+    return Error(EFBIG, "copy_file(" + src + "): grew past " + std::to_string(max_bytes) + " bytes");
 }
 
 }  // namespace nslab::sys

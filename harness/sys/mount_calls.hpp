@@ -29,4 +29,12 @@ Result<std::string> readlink(const std::string& path);
 // Creates (or truncates) a regular file and writes data into it.
 Status create_file(const std::string& path, std::string_view data, mode_t mode = 0644);
 
+// pivot_root(2): moves the caller's mount namespace's root to put_old and makes new_root the root.
+Status pivot_root(const std::string& new_root, const std::string& put_old);
+Status mkdir(const std::string& path, mode_t mode);
+Status symlink(const std::string& target, const std::string& link_path);
+// Copies a regular file's bytes into a new file dst (mode), with copy_file_range(2) where the
+// filesystems allow it, else read/write. Fails rather than copying more than max_bytes.
+Status copy_file(const std::string& src, const std::string& dst, mode_t mode, off_t max_bytes);
+
 }  // namespace nslab::sys

@@ -228,6 +228,7 @@ int usage() {
                  "  --socket PATH  connect to the runner's socket at PATH instead\n"
                  "  --lab          act as the lab's init: private mounts, fresh /proc, /sys, /tmp\n"
                  "  --cow-root     with --lab: a copy-on-write root over the machine's / (pivot_root)\n"
+                 "  --write-through DIR  with --lab: DIR stays the machine's, writable (repeatable)\n"
                  "  --cgroup-procs FILE  first move into the cgroup (v1) whose cgroup.procs is FILE (repeatable)\n");
     return 2;
 }
@@ -238,11 +239,12 @@ int agent_main(int argc, char** argv) {
     int fd = -1;
     std::string socket_path;
     bool lab = false, copy_on_write_root = false;
-    std::vector<std::string> procs_files;
+    std::vector<std::string> procs_files, write_through;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--lab") lab = true;
         else if (a == "--cow-root") copy_on_write_root = true;
+        else if (a == "--write-through" && i + 1 < argc) write_through.push_back(argv[++i]);
         else if (a == "--fd" && i + 1 < argc) fd = std::atoi(argv[++i]);
         else if (a == "--socket" && i + 1 < argc) socket_path = argv[++i];
         else if (a == "--cgroup-procs" && i + 1 < argc) procs_files.push_back(argv[++i]);
@@ -288,7 +290,7 @@ int agent_main(int argc, char** argv) {
     }
     std::string lab_json;
     if (lab) {
-        auto s = setup_lab(copy_on_write_root);
+        auto s = setup_lab(copy_on_write_root, write_through);
         if (!s.ok()) {
             send_setup_error(fd, std::move(s).error().context("setting up the lab"));
             return 3;

@@ -32,7 +32,8 @@ std::optional<int> launcher_exit_status(pid_t pid);
 // Lab init (pid 1 of the lab): makes the mount tree private, enters a copy-on-write root when asked
 // and able (agent/lab_root.hpp), and mounts a fresh /proc, /sys and scratch tmpfs over /tmp and
 // /dev/shm, so nothing the lab does reaches the real machine.
-sys::Result<LabRoot> setup_lab(bool copy_on_write);
+// write_through: machine directories bound in read-write, whatever the root.
+sys::Result<LabRoot> setup_lab(bool copy_on_write, const std::vector<std::string>& write_through = {});
 
 // The agent's exit status when the fd it was told to use is not open: a launcher that passes
 // COMMAND's status on shows with it that it closed its inherited fds (feedback names that).

@@ -15,7 +15,13 @@ namespace nslab::agent {
 namespace {
 
 // The lab's own /proc, /sys, /tmp, /dev/shm and /dev/mqueue, under root ("" for the machine's `/`).
-sys::Status mount_pseudo_filesystems(const std::string& root, const core::UniqueFd& agent_dir, const std::string& agent_dir_path) {
+struct Bind {
+    core::UniqueFd dir;  // O_PATH, opened in the machine's tree before anything was mounted
+    std::string path;
+};
+
+sys::Status mount_pseudo_filesystems(const std::string& root, const core::UniqueFd& agent_dir, const std::string& agent_dir_path,
+                                     const std::vector<Bind>& write_through) {
     // pid_namespaces(7): /proc shows the PID namespace of the procfs mount, not of the reader.
     NSLAB_TRY(sys::mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC));
     // sysfs shows the network namespace of its mounter (/sys/class/net): mount the lab's own.
@@ -33,6 +39,14 @@ sys::Status mount_pseudo_filesystems(const std::string& root, const core::Unique
     if (agent_dir) {
         NSLAB_TRY(sys::mkdir_p(root + agent_dir_path));
         NSLAB_TRY(sys::mount("/proc/self/fd/" + std::to_string(agent_dir.get()), root + agent_dir_path, "", MS_BIND | MS_REC));
+    }
+    for (auto& b : write_through) {
+        const std::string at = root + b.path;
+        NSLAB_TRY(sys::mkdir_p(at));
+        NSLAB_TRY(sys::mount("/proc/self/fd/" + std::to_string(b.dir.get()), at, "", MS_BIND | MS_REC));
+        // A bind keeps its source's flags: where the machine was made read-only, undo it here.
+        if (auto rw = sys::mount_setattr(at, AT_RECURSIVE, {.attr_clr = MOUNT_ATTR_RDONLY}); !rw.ok() && rw.error().err() != ENOSYS)
+            return std::move(rw).error().context("making " + b.path + " writable in the lab");
     }
     // POSIX shm lives in /dev/shm, which no namespace isolates: give the lab its own.
     if (::access((root + "/dev/shm").c_str(), F_OK) == 0)
@@ -56,7 +70,7 @@ std::optional<unsigned long> root_outside() {
 
 }  // namespace
 
-sys::Result<LabRoot> setup_lab(bool copy_on_write) {
+sys::Result<LabRoot> setup_lab(bool copy_on_write, const std::vector<std::string>& write_through) {
     // mount_namespaces(7): a new mount namespace copies the parent's propagation; on a host whose
     // `/` is shared, our mounts would propagate to the real machine until we make the tree private.
     NSLAB_TRY(sys::mount("none", "/", "", MS_REC | MS_PRIVATE));
@@ -68,7 +82,12 @@ sys::Result<LabRoot> setup_lab(bool copy_on_write) {
         agent_dir_path = exe->substr(0, exe->rfind('/'));
         if (auto fd = sys::open(agent_dir_path, O_PATH | O_DIRECTORY | O_CLOEXEC); fd.ok()) agent_dir = core::UniqueFd(*fd);
     }
-    auto pseudo = [&](const std::string& root) { return mount_pseudo_filesystems(root, agent_dir, agent_dir_path); };
+    std::vector<Bind> binds;
+    for (auto& path : write_through) {
+        NSLAB_ASSIGN_OR_RETURN(int fd, sys::open(path, O_PATH | O_DIRECTORY | O_CLOEXEC));
+        binds.push_back({core::UniqueFd(fd), path});
+    }
+    auto pseudo = [&](const std::string& root) { return mount_pseudo_filesystems(root, agent_dir, agent_dir_path, binds); };
     LabRoot result;
     if (!copy_on_write) {
         result.why_not = "the run keeps the machine's / in its labs (--lab-root host)";

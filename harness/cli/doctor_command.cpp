@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "experiment/loader.hpp"
+#include "launch/lab.hpp"
 #include "experiment/model.hpp"
 #include "runner/lab_cgroup.hpp"
 #include "runner/machine_facts.hpp"
@@ -90,12 +91,46 @@ std::vector<Check> checks_for(const runner::MachineFacts& f, const runner::LabMo
     return out;
 }
 
+// What a lab makes of its `/` here: one lab started as `nslab run` would, its hello read.
+struct LabRootProbe {
+    bool started = false, copy_on_write = false;
+    std::string why_not;  // no copy-on-write root, or the lab did not start
+    std::vector<std::string> caveats;
+};
+
+LabRootProbe probe_lab_root(const runner::RunOptions& options) {
+    LabRootProbe p;
+    auto lab = launch::start_lab({.user_namespace = options.lab_in_user_namespace, .copy_on_write_root = options.copy_on_write_root},
+                                 agent::Clock::now() + std::chrono::seconds(10));
+    if (!lab.ok()) {
+        p.why_not = "a lab did not start: " + lab.error().describe();
+        return p;
+    }
+    p.started = true;
+    p.copy_on_write = lab->hello.copy_on_write_root;
+    p.why_not = lab->hello.root_why_not;
+    p.caveats = lab->hello.root_caveats;
+    lab->init.kill_and_reap();
+    return p;
+}
+
+Check lab_root_check(const LabRootProbe& p) {
+    if (!p.started) return {"lab root", "fail", p.why_not, ""};
+    if (!p.copy_on_write)
+        return {"lab root", "warn", "the machine's / is read-only in labs: " + p.why_not,
+                "run as root (not --user-lab) for a copy-on-write / in each lab"};
+    std::string parts;
+    for (auto& c : p.caveats) parts += "; " + c;
+    return {"lab root", "ok", "copy-on-write: an overlay of the machine's / on each lab's tmpfs" + parts, ""};
+}
+
 }  // namespace
 
 int doctor_command(const DoctorArgs& a) {
     const runner::MachineFacts& facts = runner::machine_facts();
     runner::LabModeChoice choice = runner::choose_lab_mode(facts, a.user_lab);
     runner::RunOptions options = runner::default_options(a.user_lab);
+    const LabRootProbe lab_root = options.no_lab.empty() ? probe_lab_root(options) : LabRootProbe{.why_not = options.no_lab};
     auto loaded = experiment::load_paths(a.paths);
     for (auto& e : loaded.errors) std::cerr << e.str() << "\n";
     // What each reason costs: how many experiments of which suites it SKIPs.
@@ -110,10 +145,13 @@ int doctor_command(const DoctorArgs& a) {
             std::optional<std::string> reason;
             if (!options.no_lab.empty()) reason = options.no_lab;
             else reason = runner::unmet_requirement(e, options.lab_in_user_namespace, options.root_unavailable, options.copy_on_write_root);
+            if (!reason && e.requires_.writable_root && lab_root.started && !lab_root.copy_on_write)
+                reason = runner::no_copy_on_write_root(lab_root.why_not);
             if (reason) ++skips[*reason][e.suite];
             else ++runnable;
         }
     auto checks = checks_for(facts, choice, missing_tools);
+    if (options.no_lab.empty()) checks.push_back(lab_root_check(lab_root));
     std::string mode = choice.mode == runner::LabMode::root ? "root's own labs (every lab has root's full privileges)"
                                                              : choice.summary;
     int code = choice.mode == runner::LabMode::none || (total && !runnable) ? 2 : runnable < total ? 1 : 0;

@@ -469,7 +469,8 @@ bool FileLoader::op_arg(const agent::ArgSpec& spec, const YAML::Node& v, const E
     }
     if (spec.writes && !e.requires_.writable_root && value.is_string() && value.get<std::string>().find("${") == std::string::npos &&
         !in_the_labs_own_trees(value.get<std::string>())) {
-        error(v, "'" + spec.name + "' of " + what + " writes " + value.get<std::string>() +
+        const std::string path = value.get<std::string>(), normal = std::filesystem::path(path).lexically_normal().string();
+        error(v, "'" + spec.name + "' of " + what + " writes " + path + (normal != path ? " (that is " + normal + ")" : "") +
                      ", outside the lab's own /tmp: write under /tmp, or declare `requires: { writable_root: true }` "
                      "(the lab's / is then copy-on-write, and the experiment SKIPs where it cannot be)");
         out.erase(spec.name);

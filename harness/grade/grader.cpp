@@ -53,7 +53,9 @@ void build(const Assignment& a, const std::string& dir, Grade& g) {
     auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<long long>(a.build_timeout_s * 1000));
     runner::LabLimits limits{.max_pids = static_cast<unsigned long long>(a.sandbox.max_pids),
                              .max_memory = static_cast<unsigned long long>(a.sandbox.max_memory)};
-    launch::LabOptions lab_options;
+    // The build writes the submission's binaries where the tests will run them from: through the
+    // lab's copy-on-write root to the scratch directory itself.
+    launch::LabOptions lab_options{.write_through = {dir}};
     auto fail = [&](std::string why) {
         g.built = false;
         g.build_status = std::move(why);

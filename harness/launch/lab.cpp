@@ -123,6 +123,7 @@ sys::Result<Lab> begin_lab(const LabOptions& options) {
 
     std::vector<std::string> argv{"nslab-agent", "--lab", "--fd", "3"};
     if (options.copy_on_write_root) argv.push_back("--cow-root");
+    for (auto& dir : options.write_through) argv.insert(argv.end(), {"--write-through", dir});
     // cgroups(7), v1: the agent writes 0 to each cgroup.procs (moving itself) before anything
     // else. Not the runner: a v1 move waits for an RCU grace period (cgroup_threadgroup_rwsem),
     // and only the lab need wait for it.

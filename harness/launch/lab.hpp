@@ -22,6 +22,9 @@ struct LabOptions {
     unsigned long long nproc_limit = 0;
     // A copy-on-write `/` (agent/lab_root.hpp): every write the lab makes, anywhere, is its own.
     bool copy_on_write_root = true;
+    // Machine directories the lab writes through to, whatever its root (the grader's build lab
+    // writes the submission's binaries into its scratch directory).
+    std::vector<std::string> write_through;
 };
 
 struct Lab {

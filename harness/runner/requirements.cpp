@@ -98,4 +98,8 @@ std::optional<std::string> unmet_requirement(const experiment::Experiment& e, bo
     return std::nullopt;
 }
 
+std::string no_copy_on_write_root(const std::string& why_not) {
+    return "writes outside /tmp, and this lab has no copy-on-write root: " + why_not;
+}
+
 }  // namespace nslab::runner

@@ -255,7 +255,7 @@ void Session::run(const RunOptions& options, LabFactory* labs) {
     // Decided by the lab itself (it tried): without a copy-on-write root, steps that write outside
     // /tmp would write the machine's own files.
     if (e_.requires_.writable_root && !lab_.hello.copy_on_write_root)
-        return finish(Outcome::skip, "writes outside /tmp, and this lab has no copy-on-write root: " + lab_.hello.root_why_not);
+        return finish(Outcome::skip, no_copy_on_write_root(lab_.hello.root_why_not));
     bool realms_ok = start_realms();
     lap(ph.realms);
     if (!realms_ok) return;

@@ -223,6 +223,15 @@ int run_command(const RunArgs& a) {
     });
     double wall = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     auto summary = runner::summarize(results, wall);
+    // The after-snapshot comes before the reports are written: a report is the run's output, not a leak.
+    std::vector<std::string> leaks, leak_notes;
+    if (a.check_leaks) {
+        while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+        }
+        auto after = runner::snapshot_machine(cgroup_parents);
+        leaks = runner::describe_leaks(before, after);
+        leak_notes = runner::describe_limits(after);
+    }
     if (pretty_to_stdout) report::write_pretty_summary(std::cout, results, summary, pretty);
 
     auto render = [&](const std::string& format) {
@@ -246,12 +255,12 @@ int run_command(const RunArgs& a) {
     }
     int code = summary.failed + summary.broken > 0 ? kExitFailed : 0;
     if (a.check_leaks) {
-        while (::waitpid(-1, nullptr, WNOHANG) > 0) {
-        }
-        auto leaks = runner::describe_leaks(before, runner::snapshot_machine(cgroup_parents));
         for (auto& l : leaks) std::cout << "LEAK: " << l << "\n";
         if (!leaks.empty()) code = kExitFailed;
-        else std::cout << "no leaks: hostname, mounts, IPC objects, links and processes are as before the run\n";
+        else
+            std::cout << "no leaks: hostname, mounts, IPC objects, links, processes and the files under /etc, /run, "
+                         "/var/tmp and /root are as before the run\n";
+        for (auto& n : leak_notes) std::cout << "leak check: " << n << "\n";
     }
     if (int sig = runner::stop_signal()) return 128 + sig;
     return code;
@@ -373,7 +382,8 @@ int main(int argc, char** argv) {
     run_cmd->add_option("--cgroup-parent", run.cgroup_parent,
                         "A cgroup v2 directory to make the labs' cgroups in (default: probed)");
     run_cmd->add_flag("--check-leaks", run.check_leaks,
-                      "Snapshot hostname, mounts, IPC objects, links and processes before and after; fail naming any leak");
+                      "Snapshot hostname, mounts, IPC objects, links, processes and files (/etc, /run, /var/tmp, /root) "
+                      "before and after; fail naming any leak");
 
     std::vector<std::string> validate_paths;
     auto* validate_cmd = app.add_subcommand("validate", "Check experiment files without running them");

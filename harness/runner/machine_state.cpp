@@ -1,5 +1,6 @@
 #include "runner/machine_state.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -115,6 +116,55 @@ std::vector<std::string> ours(std::vector<std::string> cgroups, const std::strin
     return out;
 }
 
+// The machine's writable trees. A lab's `/` is the machine's own (its own mounts are /tmp,
+// /dev/shm, /dev/mqueue, /proc and /sys), so a command run in a lab that writes /etc/passwd,
+// ~root/.something (commands run with HOME=/root) or /run/netns/x (`ip netns add`) writes the
+// machine's.
+constexpr const char* kFileTrees[] = {"/etc", "/run", "/var/tmp", "/root"};
+
+// Paths that change on a machine while nslab runs, and not because of it; neither recorded nor
+// entered. Everything else in the trees is compared exactly: another process that changes them
+// meanwhile (a package installed, a root shell's history written at logout) shows up as a change,
+// as a mount made meanwhile does.
+const std::vector<std::string> kFileExclusions = {
+    // systemd's state: a unit started or stopped anywhere on the machine (a timer, a login's
+    // scope) adds and removes files here; and the credentials it mounts for a unit as it starts.
+    "/run/systemd",
+    "/run/credentials",
+    // pam_systemd's runtime directory of each logged-in user, made at login, removed at logout.
+    "/run/user",
+    // journald's volatile journal grows with every message logged on the machine.
+    "/run/log",
+    // Login records and pam_motd's message of the day, rewritten as users log in and out.
+    "/run/utmp",
+    "/run/motd.dynamic",
+    // The private /var/tmp of a service with PrivateTmp= (systemd), made as it starts.
+    "/var/tmp/systemd-private-*",
+    // Scratch directories of other nslab processes running beside this one: `nslab grade`'s
+    // nslab-grade-XXXXXX, the tests' nslab-*-test-XXXXXX. Each is made by mkdtemp and removed by
+    // its maker (grade_test checks that the grader removes its own); `nslab run` makes none.
+    "/var/tmp/nslab-*",
+};
+
+// The runner's own output (`nslab run --check-leaks > /var/tmp/log`) grows during the run.
+std::vector<std::pair<dev_t, ino_t>> own_output_files() {
+    std::vector<std::pair<dev_t, ino_t>> files;
+    for (int fd : {1, 2}) {
+        auto st = sys::fstat(fd);
+        if (st.ok() && S_ISREG(st->st_mode)) files.emplace_back(st->st_dev, st->st_ino);
+    }
+    return files;
+}
+
+std::vector<FileTree> file_trees() {
+    FileTreeOptions options;
+    options.excluded = kFileExclusions;
+    options.own_files = own_output_files();
+    std::vector<FileTree> trees;
+    for (auto* root : kFileTrees) trees.push_back(snapshot_tree(root, options));
+    return trees;
+}
+
 void diff(std::vector<std::string>& out, const std::string& what, const std::vector<std::string>& before,
           const std::vector<std::string>& after) {
     for (auto& a : after)
@@ -137,6 +187,7 @@ MachineState snapshot_machine(const std::vector<std::string>& cgroup_parents, co
     s.links = links();
     s.processes = sorted(descendants());
     s.cgroups = sorted(ours(own_child_cgroups(cgroup_parents), runs));
+    s.files = file_trees();
     return s;
 }
 
@@ -152,7 +203,17 @@ std::vector<std::string> describe_leaks(const MachineState& before, const Machin
     diff(out, "cgroup", before.cgroups, after.cgroups);
     for (auto& p : after.processes)
         if (!std::binary_search(before.processes.begin(), before.processes.end(), p)) out.push_back("process left: " + p);
+    for (auto& b : before.files)
+        for (auto& a : after.files)
+            if (a.root == b.root) diff_trees(out, b, a);
     return out;
+}
+
+std::vector<std::string> describe_limits(const MachineState& state) {
+    std::vector<std::string> notes;
+    for (auto& t : state.files)
+        for (auto& n : describe_tree_limits(t)) notes.push_back(n);
+    return notes;
 }
 
 }  // namespace nslab::runner

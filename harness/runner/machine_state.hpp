@@ -1,11 +1,15 @@
 // What a run could leave behind on the machine, snapshotted before and after (`--check-leaks`):
 // hostname and domain name, the mount table of the runner's mount namespace, System V and POSIX
-// IPC objects, network links, processes below the runner, and cgroups below the runner's cgroup.
+// IPC objects, network links, processes below the runner, cgroups below the runner's cgroup, and
+// the files of the machine's writable trees /etc, /run, /var/tmp and /root (a lab's `/` is the
+// machine's) but for a few paths that the machine or other nslab processes change (listed, each
+// with its reason, in machine_state.cpp) and the runner's own output.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "runner/file_tree.hpp"
 #include "runner/lab_cgroup.hpp"
 
 namespace nslab::runner {
@@ -18,6 +22,7 @@ struct MachineState {
     std::vector<std::string> links;      // interface names
     std::vector<std::string> processes;  // "pid comm" of every descendant of this process
     std::vector<std::string> cgroups;    // child cgroups of our own v2 cgroup, labs' cgroups
+    std::vector<FileTree> files;         // /etc, /run, /var/tmp, /root
     bool operator==(const MachineState&) const = default;
 };
 
@@ -28,7 +33,11 @@ struct MachineState {
 MachineState snapshot_machine(const std::string& runs = run_id());
 MachineState snapshot_machine(const std::vector<std::string>& cgroup_parents, const std::string& runs = run_id());
 
-// Lines such as "mount added: /tmp/x ..." or "process left: 4242 nslab-agent"; empty when equal.
+// Lines such as "mount added: /tmp/x ...", "process left: 4242 nslab-agent" or "file added:
+// /etc/foo (file, 12 bytes)"; empty when equal.
 std::vector<std::string> describe_leaks(const MachineState& before, const MachineState& after);
+
+// What the snapshot could not see: trees or directories it could not read, a tree past the cap.
+std::vector<std::string> describe_limits(const MachineState& state);
 
 }  // namespace nslab::runner

@@ -198,6 +198,29 @@ Result<std::vector<std::string>> list_dir(const std::string& path) {
     return names;
 }
 
+Result<std::vector<std::string>> list_dir_fd(int dirfd) {
+    // fdopendir(3) takes the fd it is given: give it a duplicate, the caller keeps its own.
+    int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    if (dup < 0) return last_error("fcntl(" + std::to_string(dirfd) + ", F_DUPFD_CLOEXEC)");
+    DIR* d = ::fdopendir(dup);
+    if (!d) {
+        int err = errno;
+        ::close(dup);
+        return Error(err, "fdopendir(" + std::to_string(dup) + ")");
+    }
+    std::vector<std::string> names;
+    errno = 0;
+    while (struct dirent* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        if (n != "." && n != "..") names.push_back(std::move(n));
+        errno = 0;
+    }
+    int err = errno;  // readdir(3): NULL with errno set is an error, with errno 0 the end
+    ::closedir(d);
+    if (err != 0) return Error(err, "readdir(" + std::to_string(dirfd) + ")");
+    return names;
+}
+
 Status mkdir_p(const std::string& path, mode_t mode) {
     std::string partial;
     size_t pos = 0;
@@ -228,6 +251,13 @@ Result<struct ::stat> lstat_path(const std::string& path) {
     struct ::stat st {};
     if (::lstat(path.c_str(), &st) < 0) return last_error("lstat(" + path + ")");
     return st;
+}
+
+Result<struct ::statx> statx(int dirfd, const std::string& path, int flags, unsigned mask) {
+    struct ::statx stx {};
+    if (::statx(dirfd, path.c_str(), flags, mask, &stx) < 0)
+        return last_error("statx(" + std::to_string(dirfd) + ", " + path + ", " + std::to_string(flags) + ")");
+    return stx;
 }
 
 Status access(const std::string& path, int mode) {

@@ -31,10 +31,13 @@ Result<std::string> read_file(const std::string& path);
 // Writes data with one write(2), as /proc map files require.
 Status write_file(const std::string& path, std::string_view data);
 Result<std::vector<std::string>> list_dir(const std::string& path);
+// The names in the directory open as dirfd (not "." and ".."), in readdir order; dirfd stays open.
+Result<std::vector<std::string>> list_dir_fd(int dirfd);
 Status mkdir_p(const std::string& path, mode_t mode = 0755);
 Result<struct ::stat> fstat(int fd);
 Result<struct ::stat> stat_path(const std::string& path);
 Result<struct ::stat> lstat_path(const std::string& path);
+Result<struct ::statx> statx(int dirfd, const std::string& path, int flags, unsigned mask);
 Status access(const std::string& path, int mode);
 // execvp(3)'s search over the lab's PATH (the one the agent runs commands with): the executable's
 // path, or nullopt. A name with a '/' is checked as it is.

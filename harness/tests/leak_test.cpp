@@ -1,6 +1,7 @@
 // Nothing leaks: after a whole catalogue run (and the fault fixtures) the machine's hostname,
-// domain name, mount table, System V and POSIX IPC objects, network links and our process subtree
-// are exactly as before. The same snapshot backs `nslab run --check-leaks`.
+// domain name, mount table, System V and POSIX IPC objects, network links, our process subtree and
+// the files under /etc, /run, /var/tmp and /root are exactly as before. The same snapshot backs
+// `nslab run --check-leaks`.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <fcntl.h>
@@ -9,6 +10,9 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "runner/machine_state.hpp"
 #include "run_tag.hpp"
@@ -71,6 +75,50 @@ TEST(MachineState, SnapshotNamesAnIpcObjectAndAChildLeftBehind) {
     EXPECT_NE(text.find("System V IPC object added: shm key=1853058175"), std::string::npos) << text;
     EXPECT_NE(text.find("process left: " + std::to_string(child)), std::string::npos) << text;
     EXPECT_TRUE(runner::describe_leaks(before, runner::snapshot_machine(test::tagged_runs())).empty());
+}
+
+// Files too: one added, one changed and one removed under /var/tmp (writable by anyone, and the
+// machine's: not a tmpfs of the test's) are named; once put back as they were, nothing is.
+TEST(MachineState, SnapshotNamesAFileAddedChangedAndRemoved) {
+    namespace fs = std::filesystem;
+    runner::MachineState clean = runner::snapshot_machine(test::tagged_runs());
+    // Not "nslab-*": the snapshot leaves other nslab processes' scratch directories there out.
+    const std::string dir = "/var/tmp/leak-check-probe-" + std::to_string(::getpid());
+    fs::create_directory(dir);
+    std::ofstream(dir + "/changed") << "before";
+    std::ofstream(dir + "/removed") << "x";
+    runner::MachineState before = runner::snapshot_machine(test::tagged_runs());
+    std::ofstream(dir + "/changed", std::ios::app) << ", and after";
+    fs::remove(dir + "/removed");
+    std::ofstream(dir + "/added") << "leaked";
+    auto leaks = runner::describe_leaks(before, runner::snapshot_machine(test::tagged_runs()));
+    fs::remove_all(dir);
+    std::string text = joined(leaks);
+    EXPECT_NE(text.find("file added: " + dir + "/added (file, 6 bytes)"), std::string::npos) << text;
+    EXPECT_NE(text.find("file changed: " + dir + "/changed (size 6 -> 17"), std::string::npos) << text;
+    EXPECT_NE(text.find("file removed: " + dir + "/removed (file, 1 byte)"), std::string::npos) << text;
+    // The directory made and removed meanwhile changed /var/tmp's mtime, which is not a leak.
+    auto after_cleanup = runner::describe_leaks(clean, runner::snapshot_machine(test::tagged_runs()));
+    EXPECT_TRUE(after_cleanup.empty()) << joined(after_cleanup);
+}
+
+// `nslab run --check-leaks > LOG -o REPORT` with both under /var/tmp: the run's own output (its
+// stdout growing, the report written at the end) is not a leak.
+TEST(MachineState, TheRunsOwnOutputIsNotALeak) {
+    const std::string base = "/var/tmp/leak-check-output-" + std::to_string(::getpid());
+    std::string out;
+    int code = run_nslab("run --check-leaks --format json -o " + base + ".json " + std::string(NSLAB_SOURCE_DIR) +
+                             "/suites --filter 'td2_uts.hostname_isolated_between_sibling_uts_namespaces' > " + base + ".log",
+                         out);
+    auto log = sys::read_file(base + ".log");
+    bool report_written = ::access((base + ".json").c_str(), F_OK) == 0;
+    ::unlink((base + ".log").c_str());
+    ::unlink((base + ".json").c_str());
+    ASSERT_TRUE(log.ok());
+    EXPECT_EQ(code, 0) << out << *log;
+    EXPECT_TRUE(report_written);
+    EXPECT_EQ(log->find("LEAK"), std::string::npos) << *log;
+    EXPECT_NE(log->find("no leaks"), std::string::npos) << *log;
 }
 
 // SIGINT in the middle of a run: the hanging experiment is cut short, the rest are reported as

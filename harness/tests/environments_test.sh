@@ -116,6 +116,29 @@ check chroot 1 2 '^no lab can be made here: this process is chrooted into a dire
     for l in bin sbin lib lib64 lib32 libx32; do [ -e "/$l" ] && ln -sfn "usr/$l" "$root/$l"; done
     exec chroot "$root" "$@"' sh "$chroot_dir" "$src" "$bin"
 
+# A container's root (Docker's shape): / a tmpfs entered with pivot_root, the machine's trees bound
+# in, /usr read-only, /etc/hosts a file bind-mounted over the image's. Every lab builds its
+# copy-on-write root over that (agent/lab_root.cpp: mounts below /, a bind-mounted file, a
+# read-only mount): everything runs, and the container's /etc/hosts is unchanged afterwards.
+container_dir=$work/container
+mkdir -p "$container_dir"
+printf '127.0.0.1 localhost nslab-container\n' >"$work/hosts"
+hosts_before=$(md5sum <"$work/hosts")
+check container_root 0 0 '^$' \
+  unshare -m --propagation private -- sh -c '
+    root=$1; src=$2; bin=$3; hosts=$4; shift 4
+    mount -t tmpfs nslab-container "$root"
+    for d in /usr /etc /var /proc /dev /sys /run "$src" "$bin"; do mkdir -p "$root$d"; mount --rbind "$d" "$root$d"; done
+    mount -o remount,bind,ro "$root/usr"
+    mount --bind "$hosts" "$root/etc/hosts"
+    for l in bin sbin lib lib64 lib32 libx32; do [ -e "/$l" ] && ln -sfn "usr/$l" "$root/$l"; done
+    mkdir -p "$root/tmp" "$root/root" "$root/mnt" "$root/old" && chmod 1777 "$root/tmp"
+    cd "$root" && pivot_root . old && umount -l /old && cd / && exec "$@"' sh "$container_dir" "$src" "$bin" "$work/hosts"
+if [[ $(md5sum <"$work/hosts") != "$hosts_before" ]]; then
+  echo "container_root: PROBLEM: the container's /etc/hosts changed"
+  failures=$((failures + 1))
+fi
+
 if ((failures)); then
   echo "environments: $failures environment(s) with problems"
   exit 1

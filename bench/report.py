@@ -32,6 +32,7 @@ REALM_VS_CLONE3 = 1.25
 REALM_VS_UNSHARE = 3.0
 PROBE_LIMIT_US = 20.0
 CATALOGUE_LIMIT_S = 2.0
+ROOT_COST_LIMIT = 0.10  # issue #14: the copy-on-write lab root, relative to `--lab-root host`
 
 
 class Bench:
@@ -239,6 +240,22 @@ def evaluate(benches, catalogue):
     else:
         t.status, t.value = "N/A", "not measured"
     targets.append(t)
+
+    # Issue #14: each lab's copy-on-write root may cost the catalogue at most 10 % of its wall.
+    t = Target("lab root", f"copy-on-write lab root costs the catalogue ≤ {ROOT_COST_LIMIT:.0%} (vs `--lab-root host`)")
+    host_runs = (catalogue or {}).get("host_root_runs") or []
+    if catalogue and catalogue.get("runs") and host_runs:
+        cow = statistics.median(r["wall_s"] for r in catalogue["runs"])
+        host = statistics.median(r["wall_s"] for r in host_runs)
+        extra = cow / host - 1
+        t.status = "PASS" if extra <= ROOT_COST_LIMIT else "MISS"
+        t.value = f"{cow:.2f} s vs {host:.2f} s median ({extra:+.1%})"
+        lab, lab_host = get(benches, "BM_NslabLabStart"), get(benches, "BM_NslabLabStart/host_root")
+        if lab and lab_host and lab.median and lab_host.median:
+            t.value += f"; one lab's start + teardown {fmt_us(lab.median)} vs {fmt_us(lab_host.median)}"
+    else:
+        t.status, t.value = "N/A", "not measured (no `--lab-root host` runs)"
+    targets.append(t)
     return targets
 
 
@@ -396,7 +413,7 @@ FAMILY_DOC = [
     ("BM_NestedUser", "clone3(CLONE_NEWUSER) → exit → wait from a process at user-namespace depth N−1"),
     ("BM_MntCopy", "clone3(CLONE_NEWNS) → exit → wait with N extra tmpfs mounts to copy (clone3_us: the copy)"),
     ("BM_NslabRealmStart", "built-in launcher `start()` inside a lab, until the realm's hello"),
-    ("BM_NslabLabStart", "`launch::start_lab` + teardown (start_us / teardown_us split it)"),
+    ("BM_NslabLabStart", "`launch::start_lab` + teardown (start_us / teardown_us split it); /host_root: `--lab-root host`"),
     ("BM_NslabAgentExec", "posix_spawn of nslab-agent that exits at once: exec + dynamic loading"),
     ("BM_NslabProbe", "one `client.call(\"hostname\")` round-trip to the lab's / a realm's agent (both sides poll 50 µs before sleeping)"),
     ("BM_NslabExperiment", "`runner::run_experiment` of the README's hostname experiment (lab, 2 realms, 2 steps, 3 probes)"),
@@ -489,11 +506,14 @@ def render_md(benches, context, targets, catalogue, run_info, notes, command):
         if catalogue.get("load"):
             L.append(f"Load average (1/5/15 min) when the catalogue runs started: {catalogue['load']}.")
             L.append("")
-        L.append("| run | wall | experiments/s | exit | outcome |")
-        L.append("|---|---|---|---|---|")
+        L.append("| run | wall | experiments/s | exit | outcome | wall with `--lab-root host` |")
+        L.append("|---|---|---|---|---|---|")
         n_exp = catalogue.get("experiments", 0)
+        host_runs = catalogue.get("host_root_runs") or []
         for i, r in enumerate(catalogue["runs"], 1):
-            L.append(f"| {i} | {r['wall_s']:.3f} s | {n_exp / r['wall_s']:.1f} | {r.get('status')} | {r.get('summary', '')} |")
+            h = host_runs[i - 1] if i - 1 < len(host_runs) else None
+            host_cell = f"{h['wall_s']:.3f} s (exit {h.get('status')})" if h else "—"
+            L.append(f"| {i} | {r['wall_s']:.3f} s | {n_exp / r['wall_s']:.1f} | {r.get('status')} | {r.get('summary', '')} | {host_cell} |")
         L.append("")
         br = catalogue.get("breakdown")
         if br:

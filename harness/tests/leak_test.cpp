@@ -13,6 +13,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
 
 #include "runner/machine_state.hpp"
 #include "run_tag.hpp"
@@ -38,9 +40,22 @@ std::string joined(const std::vector<std::string>& v) {
     return s;
 }
 
+// The files the catalogue's writable_root experiments write in their labs (useradd, /etc/hosts).
+std::map<std::string, std::string> machine_files() {
+    std::map<std::string, std::string> bytes;
+    for (auto path : {"/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow", "/etc/hosts", "/etc/hostname"}) {
+        std::ifstream in(path, std::ios::binary);
+        std::ostringstream s;
+        s << in.rdbuf();
+        bytes[path] = in ? s.str() : "(unreadable)";
+    }
+    return bytes;
+}
+
 TEST(MachineState, WholeCatalogueAndFaultsLeaveNothingBehind) {
     // As subreaper, any process a lab leaked would be re-parented to us and be seen below.
     ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    const auto files_before = machine_files();
     runner::MachineState before = runner::snapshot_machine(test::tagged_runs());
     std::string out;
     int code = run_nslab("run -j 2 --quiet-pass --check-leaks " + std::string(NSLAB_SOURCE_DIR) + "/suites", out);
@@ -55,6 +70,9 @@ TEST(MachineState, WholeCatalogueAndFaultsLeaveNothingBehind) {
     runner::MachineState after = runner::snapshot_machine(test::tagged_runs());
     auto leaks = runner::describe_leaks(before, after);
     EXPECT_TRUE(leaks.empty()) << joined(leaks);
+    // Byte for byte, not only names, sizes and mtimes: the labs' copy-on-write roots took the writes.
+    const auto files_after = machine_files();
+    for (auto& [path, bytes] : files_before) EXPECT_EQ(files_after.at(path), bytes) << path << " changed";
 }
 
 // The check is able to fail: a change made on purpose is seen and named.

@@ -251,7 +251,13 @@ sys::Status enter_copy_on_write_root(bool in_user_namespace, const std::function
         NSLAB_TRY(RootBuilder(layers, std::move(mounts), in_user_namespace, caveats).populate("/", root));
         // The machine's devices, as today: an overlay made in a user namespace is nodev
         // (SB_I_NODEV), so /dev must stay the machine's mount. mount_pseudo covers /dev/shm.
-        if (::access("/dev", F_OK) == 0) NSLAB_TRY(sys::mount("/dev", root + "/dev", "", MS_BIND | MS_REC, ""));
+        if (::access("/dev", F_OK) == 0) {
+            NSLAB_TRY(sys::mount("/dev", root + "/dev", "", MS_BIND | MS_REC, ""));
+            // Read-only, so that no file is made in the machine's /dev: device files stay usable
+            // (a read-only mount refuses changes to the tree, not writes to a device).
+            if (auto ro = sys::mount_setattr(root + "/dev", AT_RECURSIVE, {.attr_set = MOUNT_ATTR_RDONLY}); !ro.ok())
+                caveats.push_back("/dev: the machine's, writable (" + ro.error().describe() + ")");
+        }
         // Before pivot_root: in a user namespace a new proc or sysfs needs one fully visible
         // already (fs/namespace.c mount_too_revealing), which the machine's old ones are.
         NSLAB_TRY(mount_pseudo(root));

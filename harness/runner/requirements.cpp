@@ -88,9 +88,14 @@ std::optional<std::string> unmet_requirement(const experiment::Experiment& e, bo
         return "writes outside /tmp, and this run keeps the machine's / in its labs (--lab-root host)";
     // user_namespaces(7): a lab owned by a user namespace maps one id, and overlayfs cannot copy
     // up a file whose owner or group is unmapped (/etc/gshadow is root:shadow), so writes fail.
-    if (req.writable_root && lab_in_user_namespace)
-        return "writes the machine's files (copy-on-write), which a lab owned by a user namespace cannot: it maps one id, "
-               "and files of other owners or groups cannot be copied up (run as root, without --user-lab)";
+    if (req.writable_root && lab_in_user_namespace) {
+        // Said as `requires: root` says it (the cause and its fix first), then why this needs it.
+        const std::string why = ", to write the machine's files copy-on-write (a lab owned by a user namespace maps one id, "
+                                "and overlayfs cannot copy up files of other owners or groups)";
+        if (::geteuid() != 0) return "needs root on the machine (running as uid " + std::to_string(::geteuid()) + ")" + why;
+        if (!root_unavailable.empty()) return root_unavailable + why;
+        return "needs a lab with root's full privileges, not one owned by a user namespace (--user-lab)" + why;
+    }
     if (req.posix_mq && !has_posix_message_queues())
         return "this kernel has no POSIX message queues (mq_getsetattr is ENOSYS: CONFIG_POSIX_MQUEUE is off)";
     for (auto& tool : req.tools)

@@ -75,6 +75,26 @@ TEST(MachineState, WholeCatalogueAndFaultsLeaveNothingBehind) {
     for (auto& [path, bytes] : files_before) EXPECT_EQ(files_after.at(path), bytes) << path << " changed";
 }
 
+// fixtures/lab_root: the lab's host writes /etc/hosts, `ip netns add x` and `useradd`. In a lab
+// with a copy-on-write root they pass, seen by the lab; the machine has none of it, byte for byte
+// and by --check-leaks. With --lab-root host they SKIP, and the machine is the same.
+TEST(MachineState, WritesOfTheLabRootFixtureStayInTheirLabs) {
+    if (::geteuid() != 0) GTEST_SKIP() << "the fixture writes root's files: root's own lab";
+    const auto files_before = machine_files();
+    const bool had_netns = std::filesystem::exists("/run/netns/x");
+    const std::string fixture = std::string(NSLAB_SOURCE_DIR) + "/fixtures/lab_root";
+    std::string out;
+    EXPECT_EQ(run_nslab("run --check-leaks " + fixture, out), 0) << out;
+    EXPECT_NE(out.find("2 passed, 0 failed, 0 skipped"), std::string::npos) << out;
+    EXPECT_EQ(out.find("LEAK"), std::string::npos) << out;
+    std::string host_out;
+    EXPECT_EQ(run_nslab("run --lab-root host " + fixture, host_out), 0) << host_out;
+    EXPECT_NE(host_out.find("0 passed, 0 failed, 2 skipped"), std::string::npos) << host_out;
+    const auto files_after = machine_files();
+    for (auto& [path, bytes] : files_before) EXPECT_EQ(files_after.at(path), bytes) << path << " changed";
+    EXPECT_EQ(std::filesystem::exists("/run/netns/x"), had_netns);
+}
+
 // The check is able to fail: a change made on purpose is seen and named.
 TEST(MachineState, SnapshotNamesAnIpcObjectAndAChildLeftBehind) {
     runner::MachineState before = runner::snapshot_machine(test::tagged_runs());

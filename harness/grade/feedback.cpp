@@ -54,6 +54,14 @@ Diagnosis launcher_start(const runner::FailureDetail& f) {
         else d.hint = "Nothing should kill it while it starts COMMAND; check the signals it sends and the ones it blocks.";
         return d;
     }
+    if (f.launcher_exec_errno) {
+        d.key = "start:exec " + std::to_string(f.launcher_exec_errno);
+        d.headline = "Your launcher could not be executed" + realm + ": execve failed with " + sys::errno_name(f.launcher_exec_errno) + ".";
+        d.hint = f.launcher_exec_errno == ENOENT
+                     ? "Check that your build makes the launcher where the assignment's command names it, under that name."
+                     : "Check that the launcher your build makes is an executable for this machine (chmod +x, a #! line that exists).";
+        return d;
+    }
     if (f.launcher_running || (!f.launcher_exit && !f.launcher_signal)) {
         d.key = "start:running";
         d.headline = with_words("COMMAND never started" + realm + ": your launcher was still running at the time limit.");

@@ -60,6 +60,8 @@ struct FailureDetail {
     std::optional<int> launcher_exit, launcher_signal;
     bool launcher_running = false;
     std::string launcher_output;
+    // launcher_start: the launcher never ran (the agent's execve of it failed): that errno
+    int launcher_exec_errno = 0;
     // topology: the kind, and whether a new namespace was missing (else one was wrongly new or shared)
     std::string ns_kind;
     bool missing_new = false;

@@ -352,6 +352,8 @@ bool Session::start_realms() {
                     f.launcher_signal = what->signal;
                     f.launcher_running = what->still_running;
                     f.launcher_output = what->output;
+                } else {
+                    f.launcher_exec_errno = started.error().err();  // it never ran: execve failed
                 }
             }
             return false;

@@ -42,6 +42,10 @@ TEST(Feedback, ALauncherThatExitsOrCrashesIsDescribedByItsStatus) {
     EXPECT_NE(d.hint.find("crashed"), std::string::npos) << d.hint;
     d = grade::diagnose(failed({.kind = runner::FailureKind::launcher_start, .launcher_running = true}), "", "");
     EXPECT_NE(d.headline.find("still running at the time limit"), std::string::npos) << d.headline;
+    // Never run at all (the agent's execve of it failed): not "still running".
+    d = grade::diagnose(failed({.kind = runner::FailureKind::launcher_start, .realm = "A", .launcher_exec_errno = ENOENT}), "", "");
+    EXPECT_NE(d.headline.find("could not be executed (realm A): execve failed with ENOENT"), std::string::npos) << d.headline;
+    EXPECT_NE(d.hint.find("where the assignment's command names it"), std::string::npos) << d.hint;
 }
 
 TEST(Feedback, TheLaunchersLastMessageIsQuotedWholeEvenAcrossLines) {

@@ -17,7 +17,7 @@
 #include <algorithm>
 #include <optional>
 
-#include "agent/mountinfo.hpp"
+#include "core/mountinfo.hpp"
 #include "core/unique_fd.hpp"
 #include "sys/mount_calls.hpp"
 #include "sys/spawn_calls.hpp"
@@ -34,13 +34,13 @@ std::string join(const std::string& dir, const std::string& name) { return dir =
 
 class RootBuilder {
 public:
-    RootBuilder(std::string layers, std::vector<MountEntry> mounts, bool in_user_namespace, std::vector<std::string>& caveats)
+    RootBuilder(std::string layers, std::vector<core::MountEntry> mounts, bool in_user_namespace, std::vector<std::string>& caveats)
         : layers_(std::move(layers)), mounts_(std::move(mounts)), userns_(in_user_namespace), caveats_(caveats) {}
 
     // Makes dst (an existing directory of the skeleton) show src copy-on-write.
     sys::Status populate(const std::string& src, const std::string& dst) {
         if (!has_mount_below(src)) {
-            const MountEntry* m = mount_at(src);
+            const core::MountEntry* m = mount_at(src);
             // A read-only mount cannot be written on the machine either: bind it as it is.
             if (m && m->read_only()) return keep(sys::mount(src, dst, "", MS_BIND, ""), src);
             auto o = overlay(src, dst);
@@ -109,10 +109,10 @@ private:
     bool has_mount_below(const std::string& dir) const {
         const std::string prefix = dir == "/" ? "/" : dir + "/";
         return std::any_of(mounts_.begin(), mounts_.end(),
-                           [&](const MountEntry& m) { return m.point.size() > prefix.size() && m.point.rfind(prefix, 0) == 0; });
+                           [&](const core::MountEntry& m) { return m.point.size() > prefix.size() && m.point.rfind(prefix, 0) == 0; });
     }
-    const MountEntry* mount_at(const std::string& path) const {
-        const MountEntry* top = nullptr;
+    const core::MountEntry* mount_at(const std::string& path) const {
+        const core::MountEntry* top = nullptr;
         for (auto& m : mounts_)
             if (m.point == path) top = &m;  // the last listed at a point is the one on top
         return top;
@@ -205,7 +205,7 @@ private:
     }
 
     std::string layers_;
-    std::vector<MountEntry> mounts_;
+    std::vector<core::MountEntry> mounts_;
     bool userns_;
     std::vector<std::string>& caveats_;
     int overlays_ = 0, failures_ = 0;
@@ -221,7 +221,7 @@ sys::Status make_machine_read_only() {
     if (all.ok() || all.error().err() != ENOSYS) return all;
     // Older kernels: each mount by a bind remount, keeping the flags it has (a locked flag may
     // not be cleared: mount(2) EPERM).
-    NSLAB_ASSIGN_OR_RETURN(auto mounts, read_mountinfo());
+    NSLAB_ASSIGN_OR_RETURN(auto mounts, core::read_mountinfo());
     for (auto& m : mounts) {
         struct ::statvfs vfs {};
         if (::statvfs(m.point.c_str(), &vfs) != 0) continue;
@@ -239,7 +239,7 @@ sys::Status make_machine_read_only() {
 
 sys::Status enter_copy_on_write_root(bool in_user_namespace, const std::function<sys::Status(const std::string&)>& mount_pseudo,
                                      std::vector<std::string>& caveats) {
-    NSLAB_ASSIGN_OR_RETURN(auto mounts, read_mountinfo());
+    NSLAB_ASSIGN_OR_RETURN(auto mounts, core::read_mountinfo());
     const std::string staging = kLabRootStaging, root = staging + "/root", layers = staging + "/layers";
     // The staging tmpfs holds the upper layers; the root is a tmpfs of its own, so that it is a
     // mount point (pivot_root(2): new_root must be one) and the layers stay out of the lab's sight.

@@ -9,7 +9,7 @@
 #include <cctype>
 #include <sstream>
 
-#include "agent/mountinfo.hpp"
+#include "core/mountinfo.hpp"
 #include "agent/registry.hpp"
 #include "core/unique_fd.hpp"
 #include "sys/mount_calls.hpp"
@@ -25,23 +25,23 @@ std::string normalized(std::string path) {
 }
 
 // The mount on top at path (the last one listed there), if path is a mount point.
-sys::Result<std::optional<MountEntry>> topmost_at(const std::string& path) {
-    NSLAB_ASSIGN_OR_RETURN(auto entries, read_mountinfo());
+sys::Result<std::optional<core::MountEntry>> topmost_at(const std::string& path) {
+    NSLAB_ASSIGN_OR_RETURN(auto entries, core::read_mountinfo());
     std::string p = normalized(path);
-    std::optional<MountEntry> found;
+    std::optional<core::MountEntry> found;
     for (auto& e : entries)
         if (e.point == p) found = e;
     return found;
 }
 
-sys::Result<MountEntry> require_mount_at(const std::string& path) {
+sys::Result<core::MountEntry> require_mount_at(const std::string& path) {
     NSLAB_ASSIGN_OR_RETURN(auto m, topmost_at(path));
     if (!m) return sys::Error(EINVAL, path + " is not a mount point in /proc/self/mountinfo");
     return *m;
 }
 
 // The propagation type as findmnt(8) shows it, from mountinfo's optional fields.
-std::string propagation_of(const MountEntry& e) {
+std::string propagation_of(const core::MountEntry& e) {
     bool shared = false, slave = false, unbindable = false;
     for (auto& o : e.optional) {
         if (o.rfind("shared:", 0) == 0)
@@ -67,7 +67,7 @@ std::vector<std::string> split_commas(const std::string& s) {
 }
 
 // A `mount` object: what identifies one mount wherever it (or a propagated copy) shows up.
-json mount_object(const MountEntry& e) {
+json mount_object(const core::MountEntry& e) {
     return json{{"kind", "mount"},    {"target", e.point},  {"dev", e.dev}, {"root", e.root},
                 {"fstype", e.fstype}, {"source", e.source}, {"id", e.id}};
 }
@@ -143,7 +143,7 @@ sys::Result<json> bind_mount_op(OpCall& c) {
     unsigned long flags = MS_BIND | (flag(c.args, "recursive") ? MS_REC : 0);
     // mount_namespaces(7): binding from an unbindable mount fails with EINVAL.
     NSLAB_TRY(sys::mount(source, target, "", flags));
-    NSLAB_ASSIGN_OR_RETURN(MountEntry e, require_mount_at(target));
+    NSLAB_ASSIGN_OR_RETURN(core::MountEntry e, require_mount_at(target));
     return mount_object(e);
 }
 
@@ -152,7 +152,7 @@ sys::Result<json> mount_tmpfs_op(OpCall& c) {
     std::string source = arg_string_opt(c.args, "source").value_or("tmpfs");
     NSLAB_ASSIGN_OR_RETURN(unsigned long flags, ms_flags_from(list_or_empty(c.args, "flags")));
     NSLAB_TRY(sys::mount(source, target, "tmpfs", flags, "mode=0755"));
-    NSLAB_ASSIGN_OR_RETURN(MountEntry e, require_mount_at(target));
+    NSLAB_ASSIGN_OR_RETURN(core::MountEntry e, require_mount_at(target));
     return mount_object(e);
 }
 
@@ -178,7 +178,7 @@ sys::Result<json> remount_bind_op(OpCall& c) {
     // mount_namespaces(7): in a mount namespace owned by a less privileged user namespace, the
     // ro/nosuid/nodev/noexec flags of inherited mounts are locked: clearing one gives EPERM.
     NSLAB_TRY(sys::mount("none", path, "", MS_REMOUNT | MS_BIND | flags));
-    NSLAB_ASSIGN_OR_RETURN(MountEntry e, require_mount_at(path));
+    NSLAB_ASSIGN_OR_RETURN(core::MountEntry e, require_mount_at(path));
     return json(split_commas(e.options));
 }
 
@@ -192,7 +192,7 @@ sys::Result<json> mount_setattr_op(OpCall& c) {
     }
     // mount_setattr(2): AT_RECURSIVE applies the change to the whole subtree at once.
     NSLAB_TRY(sys::mount_setattr(path, flag(c.args, "recursive") ? AT_RECURSIVE : 0, attr));
-    NSLAB_ASSIGN_OR_RETURN(MountEntry e, require_mount_at(path));
+    NSLAB_ASSIGN_OR_RETURN(core::MountEntry e, require_mount_at(path));
     return json(split_commas(e.options));
 }
 
@@ -234,7 +234,7 @@ sys::Result<json> mounted_op(OpCall& c) {
 sys::Result<json> mounts_op(OpCall& c) {
     NSLAB_ASSIGN_OR_RETURN(std::string under, arg_string(c.args, "under"));
     std::string prefix = normalized(under);
-    NSLAB_ASSIGN_OR_RETURN(auto entries, read_mountinfo());
+    NSLAB_ASSIGN_OR_RETURN(auto entries, core::read_mountinfo());
     std::vector<std::string> points;
     for (auto& e : entries)
         if (e.point == prefix || e.point.rfind(prefix == "/" ? "/" : prefix + "/", 0) == 0)
@@ -245,13 +245,13 @@ sys::Result<json> mounts_op(OpCall& c) {
 
 sys::Result<json> mount_propagation_op(OpCall& c) {
     NSLAB_ASSIGN_OR_RETURN(std::string path, arg_string(c.args, "path"));
-    NSLAB_ASSIGN_OR_RETURN(MountEntry e, require_mount_at(path));
+    NSLAB_ASSIGN_OR_RETURN(core::MountEntry e, require_mount_at(path));
     return json(propagation_of(e));
 }
 
 sys::Result<json> mount_options_op(OpCall& c) {
     NSLAB_ASSIGN_OR_RETURN(std::string path, arg_string(c.args, "path"));
-    NSLAB_ASSIGN_OR_RETURN(MountEntry e, require_mount_at(path));
+    NSLAB_ASSIGN_OR_RETURN(core::MountEntry e, require_mount_at(path));
     return json(split_commas(e.options));
 }
 
@@ -312,8 +312,8 @@ sys::Result<bool> mount_visible(const json& object) {
     NSLAB_ASSIGN_OR_RETURN(std::string target, arg_string(object, "target"));
     NSLAB_ASSIGN_OR_RETURN(std::string dev, arg_string(object, "dev"));
     NSLAB_ASSIGN_OR_RETURN(std::string root, arg_string(object, "root"));
-    NSLAB_ASSIGN_OR_RETURN(auto entries, read_mountinfo());
-    return std::any_of(entries.begin(), entries.end(), [&](const MountEntry& e) {
+    NSLAB_ASSIGN_OR_RETURN(auto entries, core::read_mountinfo());
+    return std::any_of(entries.begin(), entries.end(), [&](const core::MountEntry& e) {
         return e.point == target && e.dev == dev && e.root == root;
     });
 }

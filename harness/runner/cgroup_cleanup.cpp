@@ -9,6 +9,7 @@
 #include <cctype>
 #include <sstream>
 
+#include "core/mountinfo.hpp"
 #include "core/unique_fd.hpp"
 #include "sys/cgroup_calls.hpp"
 #include "sys/syscalls.hpp"
@@ -51,25 +52,12 @@ bool held_by_live_runner(const std::string& dir) {
     return !locked.ok() && locked.error().err() == EWOULDBLOCK;
 }
 
-struct MountRow {
-    std::string root, point, fstype, super_options;
-};
-
-std::vector<MountRow> cgroup_mounts() {
-    std::vector<MountRow> rows;
-    auto mi = sys::read_file("/proc/self/mountinfo");
-    if (!mi.ok()) return rows;
-    std::istringstream mounts(*mi);
-    for (std::string line; std::getline(mounts, line);) {
-        auto dash = line.find(" - ");
-        if (dash == std::string::npos) continue;
-        std::istringstream f(line), tail(line.substr(dash + 3));
-        MountRow row;
-        std::string id, parent, devno, source;
-        f >> id >> parent >> devno >> row.root >> row.point;
-        tail >> row.fstype >> source >> row.super_options;
-        if (row.fstype == "cgroup" || row.fstype == "cgroup2") rows.push_back(row);
-    }
+std::vector<core::MountEntry> cgroup_mounts() {
+    std::vector<core::MountEntry> rows;
+    auto mounts = core::read_mountinfo();
+    if (!mounts.ok()) return rows;
+    for (auto& m : *mounts)
+        if (m.fstype == "cgroup" || m.fstype == "cgroup2") rows.push_back(m);
     return rows;
 }
 
@@ -81,7 +69,7 @@ bool has_item(const std::string& list, const std::string& item, char sep) {
 }
 
 // The directory of cgroup `path` under a mount that shows the hierarchy from `root`.
-std::string dir_under(const MountRow& m, const std::string& path) {
+std::string dir_under(const core::MountEntry& m, const std::string& path) {
     if (path.rfind(m.root, 0) != 0) return "";
     std::string rest = m.root == "/" ? path : path.substr(m.root.size());
     return m.point + (rest == "/" ? "" : rest);

@@ -7,10 +7,12 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <sstream>
 #include <string_view>
 
+#include "core/mountinfo.hpp"
 #include "core/unique_fd.hpp"
 #include "sys/syscalls.hpp"
 
@@ -29,17 +31,9 @@ constexpr std::string_view kStorageFilesystems[] = {
 // mount namespace.
 std::map<unsigned long long, std::string> filesystem_types() {
     std::map<unsigned long long, std::string> types;
-    auto text = sys::read_file("/proc/self/mountinfo");
-    if (!text.ok()) return types;
-    std::istringstream in(*text);
-    for (std::string line; std::getline(in, line);) {
-        auto dash = line.find(" - ");
-        if (dash == std::string::npos) continue;
-        std::istringstream id(line), rest(line.substr(dash + 3));
-        unsigned long long mnt_id = 0;
-        std::string fstype;
-        if (id >> mnt_id && rest >> fstype) types[mnt_id] = fstype;
-    }
+    auto mounts = core::read_mountinfo();
+    if (!mounts.ok()) return types;
+    for (auto& m : *mounts) types[std::strtoull(m.id.c_str(), nullptr, 10)] = m.fstype;
     return types;
 }
 

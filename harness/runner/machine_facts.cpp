@@ -10,10 +10,11 @@
 #include <mutex>
 #include <sstream>
 
-#include "experiment/model.hpp"
 #include "core/child.hpp"
+#include "core/mountinfo.hpp"
 #include "core/namespace_kind.hpp"
 #include "core/namespace_limits.hpp"
+#include "experiment/model.hpp"
 #include "launch/lab.hpp"
 #include "sys/syscalls.hpp"
 
@@ -58,15 +59,9 @@ int try_clone(unsigned mask) {
 bool root_is_a_mount_point() {
     // proc(5): mountinfo shows mount points relative to the reader's root and leaves out mounts it
     // cannot reach, so a root that is a plain directory (a chroot) has no "/" line.
-    auto mi = sys::read_file("/proc/self/mountinfo");
-    if (!mi.ok()) return true;  // no /proc: nothing to tell
-    std::istringstream in(*mi);
-    for (std::string line; std::getline(in, line);) {
-        std::istringstream f(line);
-        std::string id, parent, devno, root, point;
-        if (f >> id >> parent >> devno >> root >> point && point == "/") return true;
-    }
-    return false;
+    auto mounts = core::read_mountinfo();
+    if (!mounts.ok()) return true;  // no /proc: nothing to tell
+    return std::any_of(mounts->begin(), mounts->end(), [](const core::MountEntry& m) { return m.point == "/"; });
 }
 
 }  // namespace

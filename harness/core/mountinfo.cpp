@@ -1,11 +1,11 @@
-#include "agent/mountinfo.hpp"
+#include "core/mountinfo.hpp"
 
 #include <cctype>
 #include <sstream>
 
 #include "sys/syscalls.hpp"
 
-namespace nslab::agent {
+namespace nslab::core {
 
 bool MountEntry::read_only() const { return options == "ro" || options.rfind("ro,", 0) == 0; }
 
@@ -33,7 +33,7 @@ sys::Result<std::vector<MountEntry>> read_mountinfo() {
         if (!(f >> e.id >> e.parent >> e.dev >> e.root >> e.point >> e.options)) continue;
         std::string word;
         while (f >> word && word != "-") e.optional.push_back(word);
-        f >> e.fstype >> e.source;
+        f >> e.fstype >> e.source >> e.super_options;
         e.root = unescape_mountinfo(e.root);
         e.point = unescape_mountinfo(e.point);
         e.source = unescape_mountinfo(e.source);
@@ -42,4 +42,4 @@ sys::Result<std::vector<MountEntry>> read_mountinfo() {
     return out;
 }
 
-}  // namespace nslab::agent
+}  // namespace nslab::core
